@@ -101,7 +101,6 @@ HYPERV_OUI = "00:15:5D"
 
 _WS = re.compile(r"[\s\x00\ufeff]+")
 _BAD_B64 = re.compile(r"[^A-Za-z0-9+/=]")
-_HAS_JUNK = re.compile(r"[^A-Za-z0-9+/=]")
 
 
 class HashReport:
@@ -185,6 +184,10 @@ def normalize(text, report):
     Tolerates what CSV files and copy/paste do to a hash: surrounding whitespace,
     CR/LF and line wrapping, quotes around the value, byte-order marks, UTF-16 NULs
     and missing ``=`` padding.  Sets ``report.normalized`` to the padded base64.
+
+    The zero padding after the checksum trailer (two thirds of a 4000-character
+    hash) is checked as text (all ``A``) rather than decoded: same verdict, a third
+    of the work.
     """
     if text is None:
         report.errors.append("hardware hash is empty")
@@ -194,10 +197,36 @@ def normalize(text, report):
     elif not isinstance(text, str):
         report.errors.append("hardware hash is not text (got %s)" % type(text).__name__)
         return None
-    s = text
-    if _HAS_JUNK.search(s):
-        s = _WS.sub("", s)
-        s = s.strip("\"'")
+    s = text.strip()
+    if len(s) % 4 == 0 and len(s) >= 8:
+        raw = _fast_decode(s)
+        if raw is not None:
+            report.normalized = s
+            return raw
+    return _slow_decode(s, report)
+
+
+def _fast_decode(s):
+    """Decode a clean, padded hash; None when anything looks off (the slow path then explains)."""
+    try:
+        head = binascii.a2b_base64(s[:8], strict_mode=True)
+        if head[:2] != MAGIC:
+            return None
+        need = struct.unpack_from("<H", head, 2)[0] + TRAILER_LEN
+        cut = -(-need // 3) * 4
+        raw = binascii.a2b_base64(s[:cut], strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+    if cut < len(s):
+        tail = s[cut:]
+        body = tail.rstrip("=")
+        if len(tail) - len(body) > 2 or body.count("A") != len(body):
+            return None
+    return raw
+
+
+def _slow_decode(s, report):
+    s = _WS.sub("", s).strip("\"'")
     if not s:
         report.errors.append("hardware hash is empty")
         return None
@@ -211,8 +240,7 @@ def normalize(text, report):
     if "=" in core:
         report.errors.append("hardware hash is not valid base64: '=' inside the text")
         return None
-    rem = len(core) % 4
-    if rem == 1:
+    if len(core) % 4 == 1:
         report.errors.append(
             "hardware hash is truncated: %d base64 characters is not a whole number of bytes" % len(core)
         )
@@ -220,7 +248,7 @@ def normalize(text, report):
     s = core + "=" * (-len(core) % 4)
     try:
         raw = binascii.a2b_base64(s, strict_mode=True)
-    except (binascii.Error, ValueError) as exc:
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover - the checks above catch what strict mode refuses
         report.errors.append("hardware hash is not valid base64: %s" % exc)
         return None
     report.normalized = s
@@ -250,7 +278,7 @@ def _decode_nic(value, report):
         return
     mac = value[4:10]
     if mac != b"\x00" * 6:
-        report.mac_addresses.append(":".join("%02X" % b for b in mac))
+        report.mac_addresses.append(mac.hex(":").upper())
 
 
 def _decode_disk(value, report):

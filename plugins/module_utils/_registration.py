@@ -1,0 +1,467 @@
+# Copyright (c) 2026, winfleet.autopilot contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the winfleet.autopilot collection: this module_utils file may change
+# at any time without notice. Do not import it from outside the collection.
+
+"""Validate, merge and write Autopilot registration CSV files.
+
+Data flow: ``_csvsource`` yields rows (file, line, canonical keys) ->
+``check_row`` validates each with the hash decoder and the portal's rules ->
+``merge`` de-duplicates by device identity (serial + SMBIOS UUID + EkPubHash)
+with pandas and sets aside conflicts -> ``render`` produces the exact bytes of
+each batch file -> ``write_atomic`` replaces only files whose bytes change.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import tempfile
+
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _hwhash
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, OutputError
+
+FORMATS = {
+    "autopilot": ("Device Serial Number", "Windows Product ID", "Hardware Hash", "Group Tag", "Assigned User"),
+    "partner": ("Device Serial Number", "Windows Product ID", "Hardware Hash", "Manufacturer name", "Device model"),
+    "mmd": ("Manufacturer", "Model", "Serial Number", "Hardware Hash"),
+}
+PORTAL_BATCH_LIMIT = 500
+
+# Rows Microsoft publishes as samples or templates; registering them always fails.
+TEMPLATE_SERIALS = frozenset(s.lower() for s in (
+    "000000000000", "<serialNumber>", "{serialNumber}", "serialNumber", "ABC123", "<serial number>",
+    "<Device Serial Number>", "SERIAL", "XXXXXXXX",
+))
+TEMPLATE_HASH_PREFIXES = (
+    "dGhpc2RldmljZWlzYW5tbWRkZXZpY2U",  # base64 "thisdeviceisanmmddevice" (Managed Desktop template)
+    "<hardwareHash>", "{hardwareHash}",
+)
+# Microsoft's own published Managed Desktop sample (a real Surface Laptop): serial and EkPubHash.
+SAMPLE_DEVICES = {
+    ("016520771357", "737b22bdc54527513ce72f868b17eaf3b8144e683b52501f09eb11c88b8e2ed8"),
+}
+TEMPLATE_MAKES = frozenset(("spiralorbit", "contosoabc"))
+
+_SCI = re.compile(r"^[+-]?\d+(?:[.,]\d+)?[eE][+-]?\d+$")
+_PRODUCT_KEY = re.compile(r"^[A-Z0-9]{5}(?:-[A-Z0-9]{5}){4}$", re.IGNORECASE)
+_OS_PRODUCT_ID = re.compile(r"^[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}-[A-Z0-9]{5}$", re.IGNORECASE)
+_PKID = re.compile(r"^\d{13}$")
+_UPN = re.compile(r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_DIGITS = re.compile(r"^\d+$")
+
+
+class Device:
+    """One accepted row. The hash text is kept (it is written out) but never reported."""
+
+    __slots__ = ("serial", "product_id", "hash", "group_tag", "assigned_user", "manufacturer", "model",
+                 "uuid", "ek_pub_hash", "captured_at", "source", "line", "warnings", "summary")
+
+    def identity(self):
+        return (self.serial.upper(), self.uuid or "", self.ek_pub_hash or "")
+
+    def where(self):
+        return "%s:%s" % (self.source, self.line)
+
+    def as_dict(self):
+        out = {
+            "serial_number": self.serial,
+            "manufacturer": self.manufacturer,
+            "model": self.model,
+            "product_id": self.product_id,
+            "group_tag": self.group_tag,
+            "assigned_user": self.assigned_user,
+            "source": self.where(),
+            "warnings": list(self.warnings),
+        }
+        out.update(self.summary)
+        return out
+
+
+class MergeResult:
+    def __init__(self):
+        self.sources = []
+        self.rows_read = 0
+        self.rejected = []
+        self.findings = []
+        self.duplicates = []
+        self.conflicts = []
+        self.devices = []
+
+    def reject(self, path, line, serial, reason):
+        self.rejected.append({"file": path, "line": line, "serial_number": serial or None, "reason": reason})
+
+    def warn(self, device, message):
+        self.findings.append({"file": device.source, "line": device.line, "serial_number": device.serial,
+                              "message": message})
+
+
+def _bad_chars(value):
+    if "," in value:
+        return "contains a comma"
+    if '"' in value:
+        return "contains a quotation mark"
+    if not value.isascii():
+        return "contains non-ASCII characters (the portal accepts ANSI text only)"
+    if any(ch < " " for ch in value):
+        return "contains control characters"
+    return None
+
+
+def check_row(path, line, row, extra, opts, result, now):
+    """Validate one row; return a ``Device`` or record a reject and return None."""
+    serial_in = row[src.SERIAL].strip()
+    if any(v.strip() for v in extra):
+        result.reject(path, line, serial_in, "%d more value(s) than the header has columns: a value probably "
+                                             "contains a comma" % sum(1 for v in extra if v.strip()))
+        return None
+    values = {k: v.strip() for k, v in row.items()}
+    hash_text = values[src.HASH]
+    for key in (src.SERIAL, src.PRODUCT_ID, src.GROUP_TAG, src.ASSIGNED_USER, src.MANUFACTURER, src.MODEL):
+        value = values[key]
+        if value:
+            problem = _bad_chars(value)
+            if problem:
+                result.reject(path, line, serial_in, "%s %r %s" % (key.replace("_", " "), value[:80], problem))
+                return None
+    # Templates and published samples.
+    if (serial_in.lower() in TEMPLATE_SERIALS or values[src.MANUFACTURER].lower() in TEMPLATE_MAKES
+            or values[src.MODEL].lower() in TEMPLATE_MAKES or hash_text.startswith(TEMPLATE_HASH_PREFIXES)):
+        result.reject(path, line, serial_in, "template/sample row left in the file (e.g. SpiralOrbit,ContosoABC,"
+                                             "000000000000): replace it with a real device or delete it")
+        return None
+    if _SCI.match(serial_in):
+        result.reject(path, line, serial_in, "serial number %r is in scientific notation: the file was damaged "
+                                             "by Excel" % serial_in)
+        return None
+    pid = values[src.PRODUCT_ID]
+    if pid:
+        if _SCI.match(pid):
+            result.reject(path, line, serial_in, "Windows Product ID %r is in scientific notation: the file was "
+                                                 "damaged by Excel" % pid)
+            return None
+        if _PRODUCT_KEY.match(pid):
+            result.reject(path, line, serial_in, "Windows Product ID holds a 25-character product key; the column "
+                                                 "takes the 13-digit PKID or nothing")
+            return None
+        if _OS_PRODUCT_ID.match(pid):
+            result.reject(path, line, serial_in, "Windows Product ID %r is the OS product ID (Win32_OperatingSystem."
+                                                 "SerialNumber); the column takes the 13-digit PKID or nothing" % pid)
+            return None
+        if not _PKID.match(pid):
+            result.reject(path, line, serial_in, "Windows Product ID %r is not a 13-digit PKID" % pid)
+            return None
+    if not hash_text:
+        result.reject(path, line, serial_in, "hardware hash is empty")
+        return None
+    report = _hwhash.decode(hash_text, serial_number=serial_in, manufacturer=values[src.MANUFACTURER],
+                            model=values[src.MODEL], product_key_id=pid, now=now, stale_days=opts["stale_days"])
+    if report.errors:
+        result.reject(path, line, serial_in or report.serial_number, "; ".join(report.errors))
+        return None
+    inner = report.serial_number
+    if (report.serial_number, report.ek_pub_hash) in SAMPLE_DEVICES:
+        result.reject(path, line, serial_in, "Microsoft's published sample device (Surface Laptop 016520771357) "
+                                             "left in the file")
+        return None
+    warnings = list(report.warnings)
+    if serial_in and inner.upper() != serial_in.upper():
+        if _DIGITS.match(serial_in) and inner.lstrip("0") == serial_in.lstrip("0"):
+            result.reject(path, line, serial_in, "serial number %r lost its leading zeros (the hash says %r): the "
+                                                 "file was damaged by Excel" % (serial_in, inner))
+            return None
+    if not serial_in:
+        warnings.append("serial number taken from the hash")
+    problem = _bad_chars(inner)
+    if problem:
+        result.reject(path, line, inner, "serial number inside the hash %s" % problem)
+        return None
+    group_tag = opts["group_tag"] if opts["group_tag"] is not None else values[src.GROUP_TAG]
+    user = opts["assigned_user"] if opts["assigned_user"] is not None else values[src.ASSIGNED_USER]
+    if user and not _UPN.match(user):
+        result.reject(path, line, inner, "assigned user %r is not a user principal name (user@domain)" % user)
+        return None
+    dev = Device()
+    dev.serial = inner.strip()
+    dev.product_id = pid
+    dev.hash = report.normalized
+    dev.group_tag = group_tag
+    dev.assigned_user = user
+    dev.manufacturer = report.manufacturer or values[src.MANUFACTURER]
+    dev.model = report.model or values[src.MODEL]
+    for name in ("manufacturer", "model"):
+        problem = _bad_chars(getattr(dev, name) or "")
+        if problem and opts["format"] in ("partner", "mmd"):
+            result.reject(path, line, dev.serial, "%s inside the hash %s" % (name, problem))
+            return None
+    dev.uuid = report.uuid
+    dev.ek_pub_hash = report.ek_pub_hash
+    dev.captured_at = report.captured_at
+    dev.source = path
+    dev.line = line
+    dev.warnings = warnings
+    dev.summary = {
+        "uuid": report.uuid,
+        "tpm_version": report.tpm_version,
+        "os_build": report.os_build,
+        "captured_at": report.captured_at.isoformat().replace("+00:00", "Z") if report.captured_at else None,
+        "is_virtual_machine": report.is_vm,
+    }
+    for message in warnings:
+        result.warn(dev, message)
+    return dev
+
+
+def default_options(**overrides):
+    opts = {
+        "format": "autopilot",
+        "batch_size": PORTAL_BATCH_LIMIT,
+        "group_tag": None,
+        "assigned_user": None,
+        "stale_days": _hwhash.DEFAULT_STALE_DAYS,
+        "pattern": "*.csv",
+        "recurse": False,
+    }
+    opts.update(overrides)
+    return opts
+
+
+def collect(sources, records, opts, exclude=(), now=None):
+    """Read every source and record; return a ``MergeResult`` with accepted ``devices`` (not yet merged)."""
+    if now is None:
+        now = datetime.datetime.now(datetime.timezone.utc)
+    result = MergeResult()
+    files, problems = src.expand_sources(sources, pattern=opts["pattern"], recurse=opts["recurse"], exclude=exclude)
+    for problem in problems:
+        result.reject(problem.path, problem.line, None, problem.reason)
+    for path in files:
+        _consume(src.read_source(path), opts, result, now)
+    for index, record in enumerate(records or ()):
+        _consume_record(index, record, opts, result, now)
+    return result
+
+
+def _consume(rows, opts, result, now):
+    info = next(rows)
+    accepted = result.devices
+    for line, row, extra in rows:
+        result.rows_read += 1
+        dev = check_row(info.path, line, row, extra, opts, result, now)
+        if dev is not None:
+            accepted.append(dev)
+    for problem in info.problems:
+        result.reject(problem.path, problem.line, None, problem.reason)
+    result.sources.append(info.as_dict())
+
+
+def _consume_record(index, record, opts, result, now):
+    name = record.get("source") or "records[%d]" % index
+    row = dict.fromkeys(src.KEYS, "")
+    for key, field in ((src.SERIAL, "serial_number"), (src.HASH, "hardware_hash"), (src.PRODUCT_ID, "product_id"),
+                       (src.GROUP_TAG, "group_tag"), (src.ASSIGNED_USER, "assigned_user"),
+                       (src.MANUFACTURER, "manufacturer"), (src.MODEL, "model")):
+        value = record.get(field)
+        row[key] = "" if value is None else str(value)
+    result.rows_read += 1
+    dev = check_row(name, index + 1, row, (), opts, result, now)
+    if dev is not None:
+        result.devices.append(dev)
+
+
+def merge(result):
+    """De-duplicate ``result.devices`` by identity; set aside serials claimed by different devices.
+
+    Two captures of the same device (same serial, SMBIOS UUID and EkPubHash)
+    keep the newest capture. The same serial with different UUIDs or TPMs is a
+    conflict: none of its rows is kept, every one is reported.
+    """
+    devices = result.devices
+    if not devices:
+        return []
+    import pandas as pd  # imported lazily: only the merge needs it
+
+    frame = pd.DataFrame({
+        "serial": [d.serial.upper() for d in devices],
+        "uuid": [d.uuid or "" for d in devices],
+        "ek": [d.ek_pub_hash or "" for d in devices],
+        "captured": [d.captured_at.timestamp() if d.captured_at else 0.0 for d in devices],
+        "pos": range(len(devices)),
+    })
+    identities = frame.groupby("serial", sort=False)[["uuid", "ek"]].nunique()
+    conflicted = set(identities.index[(identities["uuid"] > 1) | (identities["ek"] > 1)])
+    clean = frame[~frame["serial"].isin(conflicted)]
+    # Newest capture wins; on a tie, the row read last (later files override earlier ones).
+    ordered = clean.sort_values(["serial", "captured", "pos"], kind="stable")
+    keep = ordered.drop_duplicates("serial", keep="last")
+    kept_pos = keep["pos"].tolist()
+    kept_by_serial = dict(zip(keep["serial"].tolist(), kept_pos))
+    dropped = ordered[~ordered["pos"].isin(set(kept_pos))]
+    for serial, pos in zip(dropped["serial"].tolist(), dropped["pos"].tolist()):
+        dup = devices[pos]
+        kept = devices[kept_by_serial[serial]]
+        result.duplicates.append({"file": dup.source, "line": dup.line, "serial_number": dup.serial,
+                                  "kept": kept.where(), "reason": "same device captured again: kept the newest"})
+    if conflicted:
+        rows = frame[frame["serial"].isin(conflicted)]
+        for serial, group in rows.groupby("serial", sort=True):
+            places = [devices[p] for p in group["pos"].tolist()]
+            where = ", ".join(d.where() for d in places)
+            kinds = len(set(zip(group["uuid"].tolist(), group["ek"].tolist())))
+            for dev in places:
+                result.conflicts.append({
+                    "file": dev.source, "line": dev.line, "serial_number": dev.serial,
+                    "reason": "serial %s belongs to %d different devices (SMBIOS UUID or TPM differ): %s; none was "
+                              "kept, decide which is right" % (dev.serial, kinds, where),
+                })
+    merged = [devices[p] for p in kept_pos]
+    merged.sort(key=lambda d: d.serial.upper())
+    return merged
+
+
+def columns_for(fmt, devices):
+    header = FORMATS[fmt]
+    if fmt != "autopilot":
+        return header
+    if any(d.assigned_user for d in devices):
+        return header
+    if any(d.group_tag for d in devices):
+        return header[:4]
+    return header[:3]
+
+
+def _row(fmt, dev, width):
+    if fmt == "autopilot":
+        values = (dev.serial, dev.product_id, dev.hash, dev.group_tag, dev.assigned_user)[:width]
+    elif fmt == "partner":
+        values = (dev.serial, dev.product_id, dev.hash, dev.manufacturer, dev.model)
+    else:
+        values = (dev.manufacturer, dev.model, dev.serial, dev.hash)
+    return ",".join(values)
+
+
+def batch_paths(dest, count):
+    """``dest`` itself for one batch; ``<stem>-001<ext>``, ``-002`` ... for more."""
+    if count <= 1:
+        return [dest]
+    stem, ext = os.path.splitext(dest)
+    return ["%s-%03d%s" % (stem, i + 1, ext or ".csv") for i in range(count)]
+
+
+def existing_outputs(dest):
+    """Files a previous run may have written for ``dest`` (itself and its numbered batches)."""
+    stem, ext = os.path.splitext(dest)
+    found = []
+    if os.path.exists(dest):
+        found.append(dest)
+    folder = os.path.dirname(dest) or "."
+    base = os.path.basename(stem) + "-"
+    ext = ext or ".csv"
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        names = []
+    for name in sorted(names):
+        if name.startswith(base) and name.endswith(ext):
+            middle = name[len(base):len(name) - len(ext)]
+            if len(middle) == 3 and middle.isdigit():
+                found.append(os.path.join(folder, name))
+    return found
+
+
+def render(devices, dest, fmt, batch_size):
+    """Return ``{path: bytes}`` for every batch file (ASCII, CRLF, no quotes, no BOM)."""
+    header = columns_for(fmt, devices)
+    width = len(header)
+    head = ",".join(header)
+    batches = [devices[i:i + batch_size] for i in range(0, len(devices), batch_size)] or [[]]
+    paths = batch_paths(dest, len(batches))
+    out = {}
+    for path, batch in zip(paths, batches):
+        lines = [head]
+        lines.extend(_row(fmt, dev, width) for dev in batch)
+        out[path] = ("\r\n".join(lines) + "\r\n").encode("ascii")
+    return out
+
+
+def serials_in(path):
+    """Serial numbers listed in a previously written output file (for the diff)."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError:
+        return []
+    text, _enc = src.decode_bytes(data)
+    if text is None:
+        return []
+    rows = src.read_text(path, text)
+    next(rows)
+    return [row[src.SERIAL].strip() for _line, row, _extra in rows if row[src.SERIAL].strip()]
+
+
+def plan(rendered, dest):
+    """Compare with what is on disk: ``(to_write, to_remove, before_serials)``."""
+    to_write = []
+    for path, data in rendered.items():
+        try:
+            with open(path, "rb") as handle:
+                same = handle.read() == data
+        except OSError:
+            same = False
+        if not same:
+            to_write.append(path)
+    previous = existing_outputs(dest)
+    to_remove = [p for p in previous if p not in rendered]
+    before = []
+    for path in previous:
+        before.extend(serials_in(path))
+    return to_write, to_remove, before
+
+
+def write_atomic(rendered, to_write, to_remove, mode=0o600):
+    """Write each file to a temp file in its folder, then rename it into place."""
+    temps = []
+    try:
+        for path in to_write:
+            folder = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(folder):
+                raise OutputError("cannot write %s: folder %s does not exist" % (path, folder))
+            fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=folder)
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(rendered[path])
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, mode)
+        for tmp, path in temps:
+            os.replace(tmp, path)
+        temps = []
+        for path in to_remove:
+            os.unlink(path)
+    except OSError as exc:
+        raise OutputError("cannot write %s: %s" % (getattr(exc, "filename", None) or "output", exc.strerror or exc))
+    finally:
+        for tmp, _path in temps:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+
+def validate_options(opts):
+    if opts["format"] not in FORMATS:
+        raise InputError("format must be one of %s" % ", ".join(sorted(FORMATS)))
+    if opts["batch_size"] < 1:
+        raise InputError("batch_size must be at least 1")
+    for name in ("group_tag", "assigned_user"):
+        value = opts.get(name)
+        if value:
+            problem = _bad_chars(value)
+            if problem:
+                raise InputError("%s %r %s" % (name, value, problem))
+    user = opts.get("assigned_user")
+    if user and not _UPN.match(user):
+        raise InputError("assigned_user %r is not a user principal name (user@domain)" % user)
