@@ -81,7 +81,7 @@ def read_registration_csv(path):
             raw = fh.read()
     except OSError as exc:
         raise InputError("Cannot read registration CSV %s: %s" % (path, exc), path=path)
-    if raw.startswith(b"\xff\xfe") or raw.startswith(b"\xfe\xff"):
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = raw.decode("utf-16")
     else:
         text = raw.decode("utf-8-sig", errors="replace")
@@ -99,7 +99,7 @@ def read_registration_csv(path):
             raise InputError("Registration CSV %s line %d: %d columns, the header has %d"
                              % (path, lineno, len(row), len(header)), path=path, line=lineno)
         row = row + [""] * (len(header) - len(row))
-        rec = dict(zip(header, (c.strip() for c in row)))
+        rec = dict(zip(header, (c.strip() for c in row), strict=True))
         out.append({"serial_number": rec["Device Serial Number"], "product_id": rec["Windows Product ID"],
                     "hardware_hash": rec["Hardware Hash"], "group_tag": rec.get("Group Tag") or None,
                     "assigned_user": rec.get("Assigned User") or None, "line": lineno})
@@ -161,7 +161,7 @@ def find_registered(client, serials, batch_threshold=100):
         for s in order:
             calls.append({"method": "GET", "url": "%s?$filter=contains(serialNumber,'%s')"
                                                   % (AUTOPILOT, serial_tokens(s).replace("'", "''"))})
-        for serial, resp in zip(order, client.batch(calls)):
+        for serial, resp in zip(order, client.batch(calls), strict=True):
             if resp.status != 200:
                 raise client._error("GET", AUTOPILOT, resp.status, *_code_msg(resp), resp.request_id)
             items = list((resp.body or {}).get("value", []))
@@ -382,7 +382,7 @@ class Registrar:
                         rest.append(e)
                 pending = rest
                 continue
-            for e, rec in zip(pending, (resp.body or {}).get("value", [])):
+            for e, rec in zip(pending, (resp.body or {}).get("value", []), strict=False):
                 tracked[rec["id"]] = e
                 results[e["serial_number"].upper()].update(import_id=import_id, request_id=resp.request_id)
             pending = []
@@ -480,3 +480,88 @@ def device_status(device, import_state=None, now=None, inactive_days=7):
 
 class DeviceLookupError(WinfleetError):
     """A device could not be identified unambiguously."""
+
+
+def device_view(dev, status):
+    """The public shape of an Autopilot device (module return values)."""
+    return {
+        "serial_number": dev.get("serialNumber"),
+        "found": True,
+        "status": status,
+        "id": dev.get("id"),
+        "group_tag": dev.get("groupTag") or "",
+        "purchase_order_id": dev.get("purchaseOrderIdentifier") or "",
+        "assigned_user": dev.get("userPrincipalName") or "",
+        "display_name": dev.get("displayName") or "",
+        "manufacturer": dev.get("manufacturer") or "",
+        "model": dev.get("model") or "",
+        "enrollment_state": dev.get("enrollmentState"),
+        "last_contacted": None if not parse_time(dev.get("lastContactedDateTime")) else dev.get("lastContactedDateTime"),
+        "deployment_profile_status": dev.get("deploymentProfileAssignmentStatus"),
+        "azure_ad_device_id": dev.get("azureActiveDirectoryDeviceId") or dev.get("azureAdDeviceId"),
+        "managed_device_id": None if (dev.get("managedDeviceId") or "").strip("0-") == "" else dev.get("managedDeviceId"),
+    }
+
+
+def device_info(client, serials=None, include_import_state=True, inactive_days=7, now=None):
+    """Devices by serial (exact match on the client side), or every device when ``serials`` is None."""
+    if serials is None:
+        found = {}
+        for dev in client.paged(AUTOPILOT):
+            found.setdefault((dev.get("serialNumber") or "").upper(), dev)
+        order = [found[k].get("serialNumber") for k in found]
+    else:
+        order = []
+        seen = set()
+        for s in serials:
+            if s.strip() and s.strip().upper() not in seen:
+                seen.add(s.strip().upper())
+                order.append(s.strip())
+        found = find_registered(client, order)
+    imports = {}
+    missing = [s for s in order if s.upper() not in found]
+    if include_import_state and missing:
+        wanted = {s.upper() for s in missing}
+        for rec in client.paged(IMPORTED):
+            key = (rec.get("serialNumber") or "").upper()
+            if key in wanted:
+                imports[key] = rec  # the latest listed wins
+    out = []
+    for s in order:
+        dev = found.get(s.upper())
+        rec = imports.get(s.upper())
+        status = device_status(dev, rec["state"] if rec else None, now=now, inactive_days=inactive_days)
+        if dev is not None:
+            out.append(device_view(dev, status))
+        else:
+            entry = {"serial_number": s, "found": False, "status": status, "id": None}
+            if rec is not None:
+                st = rec["state"]
+                entry["import_state"] = {"status": st.get("deviceImportStatus"), "error_code": st.get("deviceErrorCode"),
+                                         "error_name": st.get("deviceErrorName"),
+                                         "outcome": outcome_of(st)}
+            out.append(entry)
+    return out
+
+
+def find_one(client, serial_number=None, device_id=None):
+    """One Autopilot device by id or exact serial, or None."""
+    if device_id:
+        try:
+            return client.get("%s/%s" % (AUTOPILOT, device_id))
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+    return find_registered(client, [serial_number]).get(serial_number.upper())
+
+
+def wait_gone(client, device_id, timeout, interval, sleep=time.sleep, clock=time.monotonic):
+    """Wait for an asynchronous Autopilot deletion to finish. True when gone."""
+    deadline = clock() + timeout
+    while True:
+        if find_one(client, device_id=device_id) is None:
+            return True
+        if clock() + interval > deadline:
+            return False
+        sleep(interval)

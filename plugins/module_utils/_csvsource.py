@@ -275,7 +275,7 @@ def _rows(info, text):
     reader = csv.reader(io.StringIO(text[first_nl:], newline=""), delimiter=delimiter, strict=True)
     offset = line_no - 1
     try:
-        headings = next(reader)
+        headings = next(reader, [])
     except csv.Error as exc:
         info.problems.append(SourceProblem(path, line_no, "header row is not valid CSV: %s" % exc))
         return

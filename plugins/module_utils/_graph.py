@@ -128,7 +128,7 @@ class GraphPermissionError(GraphError):
 
 
 class GraphResponse:
-    __slots__ = ("status", "body", "headers", "request_id")
+    __slots__ = ("body", "headers", "request_id", "status")
 
     def __init__(self, status, body, headers, request_id):
         self.status = status
@@ -242,7 +242,7 @@ class GraphClient:
         self.warn = warn or (lambda msg: None)
         self.sleep = sleep
         self.clock = clock
-        self.rng = rng or random.Random()
+        self.rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
         self.stats = {"requests": 0, "retries": 0, "throttled": 0, "server_errors": 0, "token_requests": 0,
                       "token_refreshes": 0, "identity_requests": 0, "batch_requests": 0, "batched_calls": 0}
         tenant = (params.get("tenant_id") or "").strip()
@@ -434,7 +434,9 @@ class GraphClient:
         results = [None] * len(calls)
         todo = list(range(len(calls)))
         attempt = 0
+        refreshed = False
         while todo:
+            expired = False
             again = []
             wait = 0.0
             for start in range(0, len(todo), 20):
@@ -455,6 +457,10 @@ class GraphClient:
                     status = int(item.get("status", 0))
                     hdrs = item.get("headers") or {}
                     safe = calls[i]["method"].upper() in SAFE_METHODS or retry_unsafe
+                    if status == 401 and not refreshed:
+                        expired = True
+                        again.append(i)
+                        continue
                     if status in RETRY_ALWAYS and (safe or status == 429) and attempt < self.retries:
                         if status == 429:
                             self.stats["throttled"] += 1
@@ -463,10 +469,14 @@ class GraphClient:
                         again.append(i)
                         continue
                     results[i] = GraphResponse(status, item.get("body"), hdrs, hdrs.get("request-id"))
+            if expired:
+                refreshed = True
+                self.token(refresh=True)
             if again:
                 self.stats["retries"] += len(again)
-                self.sleep(wait)
-                attempt += 1
+                if wait:
+                    self.sleep(wait)
+                    attempt += 1
             todo = sorted(again)
         return results
 

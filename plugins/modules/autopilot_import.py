@@ -233,9 +233,9 @@ graph:
   sample: {"requests": 14, "retries": 1, "throttled": 1, "token_requests": 1}
 """
 
-from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (  # noqa: E402
     ALREADY,
     READY,
     Registrar,
@@ -243,8 +243,8 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot impo
     read_registration_csv,
     summarize,
 )
-from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
-from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError  # noqa: E402
+from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (  # noqa: E402
     GraphPermissionError,
     argument_spec,
     client_from_module,

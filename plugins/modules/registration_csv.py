@@ -136,7 +136,7 @@ options:
     type: raw
     default: '0600'
 notes:
-  - Runs where the files are, normally the controller (C(delegate_to: localhost) or a C(hosts: localhost) play).
+  - "Runs where the files are, normally the controller (C(delegate_to: localhost) or a C(hosts: localhost) play)."
   - Hardware hashes are never returned or logged; O(records[].hardware_hash) is C(no_log).
 seealso:
   - plugin: winfleet.autopilot.decode_hardware_hash

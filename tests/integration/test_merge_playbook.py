@@ -30,12 +30,12 @@ def merge(tmp_path, *extra, check=False, **extra_vars):
 
 def test_merge_twice_changed_then_not(fleet):
     tmp_path, expect = fleet
-    rc, first, _ = merge(tmp_path, "--diff", check=True)
+    rc, first, _text = merge(tmp_path, "--diff", check=True)
     assert rc == 0 and first["changed"] is True and first["written"] == []
     assert not list((tmp_path / "out").iterdir()), "check mode wrote files"
     assert first["diff"]["after"].split() == sorted(expect["devices"])
 
-    rc, real, _ = merge(tmp_path, "--diff")
+    rc, real, _text = merge(tmp_path, "--diff")
     assert rc == 0 and real["changed"] is True
     assert real["device_count"] == len(expect["devices"]) == first["device_count"]
     assert real["written"] == real["paths"] and len(real["paths"]) == 3
@@ -48,9 +48,9 @@ def test_merge_twice_changed_then_not(fleet):
         assert data.startswith(b"Device Serial Number,Windows Product ID,Hardware Hash,Group Tag\r\n")
         assert data.isascii() and b'"' not in data
 
-    rc, again, _ = merge(tmp_path, "--diff")
+    rc, again, _text = merge(tmp_path, "--diff")
     assert rc == 0 and again["changed"] is False and again["written"] == [] and "diff" not in again
-    rc, again_check, _ = merge(tmp_path, check=True)
+    rc, again_check, _text = merge(tmp_path, check=True)
     assert again_check["changed"] is False
 
 
@@ -66,7 +66,7 @@ def test_hashes_never_reach_the_output(fleet):
 
 def test_fails_and_writes_nothing_on_rejects(fleet):
     tmp_path, _expect = fleet
-    rc, result, _ = merge(tmp_path, merge_fail_on_reject=True)
+    rc, result, _text = merge(tmp_path, merge_fail_on_reject=True)
     assert rc != 0 and result["failed"] is True
     assert "row(s) rejected" in result["msg"] and "nothing written" in result["msg"]
     assert not list((tmp_path / "out").iterdir())

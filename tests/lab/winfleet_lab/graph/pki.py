@@ -22,7 +22,7 @@ KEY_SIZE = 2048
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def _write(path, data, mode=0o600):

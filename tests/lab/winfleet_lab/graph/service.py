@@ -51,16 +51,16 @@ DATACENTER = '{"ServerInfo":{"DataCenter":"Lab Loopback","Slice":"E","Ring":"5",
 
 
 def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
+    return datetime.datetime.now(datetime.UTC)
 
 
 def iso(ts=None):
-    dt = utcnow() if ts is None else datetime.datetime.fromtimestamp(ts, datetime.timezone.utc)
+    dt = utcnow() if ts is None else datetime.datetime.fromtimestamp(ts, datetime.UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class Reply:
-    __slots__ = ("status", "headers", "body")
+    __slots__ = ("body", "headers", "status")
 
     def __init__(self, status, body=None, headers=None):
         self.status = status
@@ -141,6 +141,7 @@ class GraphService:
         self.state_dir = state_dir
         self.store = Store(state_dir)
         self.lock = threading.RLock()
+        self.cond = threading.Condition(self.lock)
         self.throttle = Throttle()
         self.rng = random.Random()
         self.faults = []
@@ -283,7 +284,14 @@ class GraphService:
         reply.headers = {**base_headers, **reply.headers}
         with self.lock:
             self.stats["status_%d" % reply.status] += 1
+            self.cond.notify_all()
         return reply
+
+    def wait_for(self, predicate, timeout=30.0):
+        """Block until ``predicate(service)`` holds (re-checked after every request). For tests."""
+        with self.cond:
+            if not self.cond.wait_for(lambda: predicate(self), timeout):
+                raise TimeoutError("lab condition not reached in %.0f s" % timeout)
 
     def _fault_reply(self, fault, request_id, client_request_id):
         date = utcnow().strftime("%Y-%m-%dT%H:%M:%S")
@@ -331,6 +339,7 @@ class GraphService:
         version = parts[0]
         res = parts[1:]
         if res == ["$batch"] and method == "POST" and not inner:
+            self._authenticate(headers)
             return self._batch(version, headers, body)
         self.stats["%s %s" % (method, _route_name(res))] += 1
         self._advance()
@@ -470,7 +479,7 @@ class GraphService:
         lifetime = self.cfg.token_lifetime
         claims = {"aud": resource, "iss": "https://sts.windows.net/%s/" % self.cfg.tenant_id, "iat": now,
                   "nbf": now, "exp": now + lifetime, "appid": app["client_id"], "appidacr": "1",
-                  "idtyp": "app", "oid": str(uuid.UUID(hashlib.md5(app["client_id"].encode()).hexdigest())),  # noqa: S324
+                  "idtyp": "app", "oid": str(uuid.UUID(hashlib.md5(app["client_id"].encode()).hexdigest())),
                   "roles": list(app["roles"]), "sub": app["client_id"], "tid": self.cfg.tenant_id,
                   "uti": secrets.token_urlsafe(16), "ver": "1.0"}
         token = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": "lab-signing"})
@@ -485,7 +494,9 @@ class GraphService:
         token = auth[7:].strip()
         try:
             claims = jwt.decode(token, self.verify_key, algorithms=["RS256"], options={"verify_exp": False,
-                                                                                     "verify_aud": False})
+                                                                                     "verify_aud": False,
+                                                                                     "verify_nbf": False,
+                                                                                     "verify_iat": False})
         except jwt.PyJWTError:
             raise GraphFault(401, "InvalidAuthenticationToken", "Access token validation failure. Invalid signature.")
         if claims.get("aud") not in self.audiences():
@@ -1170,7 +1181,7 @@ class GraphService:
 
 def _fmt_seconds(seconds):
     if seconds >= 1 and abs(seconds - round(seconds)) < 1e-9:
-        return str(int(round(seconds)))
+        return str(round(seconds))
     if seconds >= 10:
         return str(int(seconds + 0.999))
     return "%.3f" % seconds

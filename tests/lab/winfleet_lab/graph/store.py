@@ -32,7 +32,7 @@ class Store:
         if self.dir:
             self.dir.mkdir(parents=True, exist_ok=True)
             self._load()
-            self._fh = open(self.dir / "journal.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+            self._fh = open(self.dir / "journal.jsonl", "a", encoding="utf-8")
 
     # -- persistence -------------------------------------------------------------------------
     def _load(self):
@@ -105,7 +105,7 @@ class Store:
                 os.fsync(fh.fileno())
             os.replace(tmp, snap)
             self._fh.close()
-            self._fh = open(self.dir / "journal.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+            self._fh = open(self.dir / "journal.jsonl", "w", encoding="utf-8")
             self._journal_lines = 0
 
     def close(self):

@@ -138,7 +138,9 @@ def _normalize_faults(raw, names):
 class Fleet:
     """All devices of one lab, keyed by inventory name and by address."""
 
-    def __init__(self, hosts, events=None):
+    def __init__(self, hosts, events=None, username=DEFAULT_USER, password=DEFAULT_PASSWORD):
+        self.username = username
+        self.password = password
         self.hosts = list(hosts)
         self.by_name = {h.name: h for h in self.hosts}
         self.by_address = {h.address: h for h in self.hosts}
@@ -174,7 +176,7 @@ class Fleet:
                 n = f["drop"]
                 host.drops_left = -1 if n is True or int(n) == 0 else int(n)
             hosts.append(host)
-        return cls(hosts, events)
+        return cls(hosts, events, username=username, password=password)
 
     @classmethod
     def from_file(cls, path, events=None, **overrides):
@@ -189,15 +191,16 @@ class Fleet:
         spec.update({k: v for k, v in overrides.items() if v is not None})
         return cls.generate(events=events, **spec)
 
-    def write_inventory(self, path, ca_path=None, transport="ntlm", scheme="http", group="windows", extra_vars=None):
+    def write_inventory(self, path, ca_path=None, transport="ntlm", scheme="http", group="windows", extra_vars=None,
+                        host_vars=None, hosts=None):
         """An INI inventory for the fleet: standard winrm connection variables only."""
         lines = ["[%s]" % group]
-        for h in self.hosts:
+        for h in hosts if hosts is not None else self.hosts:
             port = h.https_port if scheme == "https" else h.http_port
-            lines.append("%s ansible_host=%s ansible_port=%d" % (h.name, h.address, port))
-        lines += ["", "[%s:vars]" % group, "ansible_connection=winrm", "ansible_user=%s" % self.hosts[0].username
-                  if self.hosts else "ansible_user=%s" % DEFAULT_USER,
-                  "ansible_password=%s" % DEFAULT_PASSWORD, "ansible_winrm_transport=%s" % transport,
+            more = "".join(" %s=%s" % kv for kv in (host_vars or {}).get(h.name, {}).items())
+            lines.append("%s ansible_host=%s ansible_port=%d%s" % (h.name, h.address, port, more))
+        lines += ["", "[%s:vars]" % group, "ansible_connection=winrm", "ansible_user=%s" % self.username,
+                  "ansible_password=%s" % self.password, "ansible_winrm_transport=%s" % transport,
                   "ansible_winrm_scheme=%s" % scheme]
         if scheme == "https":
             lines.append("ansible_winrm_server_cert_validation=validate")

@@ -79,7 +79,7 @@ def test_tolerates_crlf_blank_lines_trailing_columns_and_repeated_headers(tmp_pa
             "OTHER,,%s\r\n  \r\n,,\r\n") % (dev.serial, h, h)
     (tmp_path / "f.csv").write_text(text, newline="")
     info, rows = read(tmp_path / "f.csv")
-    assert [line for line, _, _ in rows] == [4, 7]
+    assert [r[0] for r in rows] == [4, 7]
     assert rows[1][1]["serial"] == "OTHER"
     assert info.rows == 2
 
@@ -140,5 +140,5 @@ def test_expand_sources(tmp_path):
                                           str(tmp_path / "nope.csv")])
     assert files == [str(tmp_path / "a.csv")]
     assert [p.reason for p in problems] == ["no file matches this pattern", "no such file or folder"]
-    files, _ = src.expand_sources([str(tmp_path)], recurse=True, exclude=[str(tmp_path / "a.csv")])
+    files, _problems = src.expand_sources([str(tmp_path)], recurse=True, exclude=[str(tmp_path / "a.csv")])
     assert files == [str(sub / "c.csv")]

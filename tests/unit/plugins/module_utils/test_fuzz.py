@@ -30,7 +30,7 @@ def damaged_hash(draw):
     kind = draw(st.sampled_from(["flip", "cut", "insert", "junk", "text", "splice"]))
     raw = bytearray(RAW)
     if kind == "flip":
-        for _ in range(draw(st.integers(1, 8))):
+        for _flip in range(draw(st.integers(1, 8))):
             raw[draw(st.integers(0, len(raw) - 1))] ^= 1 << draw(st.integers(0, 7))
         return base64.b64encode(bytes(raw)).decode()
     if kind == "cut":
@@ -114,7 +114,7 @@ def test_merge_over_many_garbage_files(tmp_path):
             data = ("Device Serial Number,Windows Product ID,Hardware Hash\r\nS%d,,%s\r\n"
                     % (i, GOOD[:rng.randrange(len(GOOD))])).encode("utf-16")
         elif kind == 2:
-            data = b"Serial_Number,HardwareHash\n" + bytes(rng.choice(b'",\r\n\x00AZaz09+/=') for _ in range(size))
+            data = b"Serial_Number,HardwareHash\n" + bytes(rng.choice(b'",\r\n\x00AZaz09+/=') for _byte in range(size))
         else:
             data = ("Manufacturer,Model,Serial Number,Hardware Hash\nM,X,S%d,%s%s\n"
                     % (i, GOOD, rng.choice(["", '"', ",x", "\x00"]))).encode()

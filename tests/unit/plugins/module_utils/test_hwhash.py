@@ -77,7 +77,7 @@ def test_generated_hash_round_trips(device):
     lambda h: "  %s \r\n" % h,
     lambda h: '"%s"' % h,
     lambda h: "\ufeff" + h,
-    lambda h: "\x00".join(h),
+    "\x00".join,
     lambda h: h[:1000] + "\r\n" + h[1000:],
     lambda h: h.rstrip("="),
 ])

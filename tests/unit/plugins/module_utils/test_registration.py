@@ -54,7 +54,7 @@ def test_quoted_comma_value_is_rejected(tmp_path, devs):
     dev = devs[0]
     (tmp_path / "f.csv").write_text('Device Serial Number,Windows Product ID,Hardware Hash,Group Tag\r\n'
                                     '%s,,%s,"Sales, North"\r\n' % (dev.serial, hashgen.build_hash(dev)))
-    result, _ = run([tmp_path / "f.csv"])
+    result, _merged = run([tmp_path / "f.csv"])
     assert "group tag 'Sales, North' contains a comma" in result.rejected[0]["reason"]
 
 
@@ -62,7 +62,7 @@ def test_unquoted_comma_gives_extra_values(tmp_path, devs):
     dev = devs[0]
     (tmp_path / "f.csv").write_text('Device Serial Number,Windows Product ID,Hardware Hash,Group Tag\r\n'
                                     '%s,,%s,Sales, North\r\n' % (dev.serial, hashgen.build_hash(dev)))
-    result, _ = run([tmp_path / "f.csv"])
+    result, _merged = run([tmp_path / "f.csv"])
     assert "more value(s) than the header has columns" in result.rejected[0]["reason"]
 
 
@@ -74,13 +74,13 @@ def test_unquoted_comma_gives_extra_values(tmp_path, devs):
 ])
 def test_product_id_column_rules(tmp_path, devs, pid, reason):
     dev = devs[0]
-    result, _ = run([one_row(tmp_path, (dev.serial, pid, hashgen.build_hash(dev)))])
+    result, _merged = run([one_row(tmp_path, (dev.serial, pid, hashgen.build_hash(dev)))])
     assert reason in result.rejected[0]["reason"]
 
 
 def test_lost_leading_zeros(tmp_path):
     dev = dataclasses.replace(hashgen.fleet(21, 1)[0], serial="016520771357")
-    result, _ = run([one_row(tmp_path, ("16520771357", "", hashgen.build_hash(dev)))])
+    result, _merged = run([one_row(tmp_path, ("16520771357", "", hashgen.build_hash(dev)))])
     assert "lost its leading zeros (the hash says '016520771357')" in result.rejected[0]["reason"]
 
 
@@ -103,7 +103,7 @@ def test_serial_is_taken_from_the_hash_when_missing(tmp_path, devs):
 def test_bad_upn(tmp_path, devs):
     dev = devs[0]
     header = A3 + ("Group Tag", "Assigned User")
-    result, _ = run([one_row(tmp_path, (dev.serial, "", hashgen.build_hash(dev), "T", "not-a-upn"), header)])
+    result, _merged = run([one_row(tmp_path, (dev.serial, "", hashgen.build_hash(dev), "T", "not-a-upn"), header)])
     assert "not a user principal name" in result.rejected[0]["reason"]
 
 
@@ -177,7 +177,7 @@ def test_batches_and_idempotent_plan(tmp_path, devs):
     assert reg.plan(out, dest) == ([], [], sorted(d.serial for d in devs))
     # Fewer devices: one file, the numbered batches go.
     single = reg.render(merged[:2], dest, "autopilot", 4)
-    to_write, to_remove, _ = reg.plan(single, dest)
+    to_write, to_remove, _before = reg.plan(single, dest)
     assert to_write == [dest] and sorted(to_remove) == sorted(out)
     reg.write_atomic(single, to_write, to_remove)
     assert sorted(os.listdir(tmp_path / "out")) == ["reg.csv"]
