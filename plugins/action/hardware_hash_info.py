@@ -150,6 +150,7 @@ class ActionModule(ActionBase):
             "operation_timeout": int(operation_timeout) if operation_timeout else 20,
             "read_timeout": int(read_timeout) if read_timeout else None,
             "message_encryption": extras.get("ansible_winrm_message_encryption", "auto"),
+            "proxy": extras.get("ansible_winrm_proxy"),
         }
 
     def _var(self, task_vars, name):

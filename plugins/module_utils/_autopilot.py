@@ -27,7 +27,7 @@ import io
 import re
 import time
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import decode
 
@@ -467,6 +467,8 @@ def device_status(device, import_state=None, now=None, inactive_days=7):
         out = outcome_of(import_state)
         if out == PENDING:
             return PENDING
+        if out in (READY, ALREADY):
+            return NOT_FOUND  # it was registered once and has been removed since
         return FAILED
     enrolled = (device.get("enrollmentState") or "").lower() == "enrolled"
     managed = (device.get("managedDeviceId") or "").strip("0-") != ""
@@ -476,10 +478,6 @@ def device_status(device, import_state=None, now=None, inactive_days=7):
     if last is not None and now - last <= datetime.timedelta(days=inactive_days):
         return ACTIVE
     return INACTIVE
-
-
-class DeviceLookupError(WinfleetError):
-    """A device could not be identified unambiguously."""
 
 
 def device_view(dev, status):

@@ -63,7 +63,7 @@ MAX_PROBLEMS = 1000
 class SourceProblem:
     """A whole-file (or whole-record) problem: the file, the line and why."""
 
-    __slots__ = ("path", "line", "reason")
+    __slots__ = ("line", "path", "reason")
 
     def __init__(self, path, line, reason):
         self.path = path
@@ -74,7 +74,7 @@ class SourceProblem:
 class SourceFile:
     """What was learned about one input file."""
 
-    __slots__ = ("path", "encoding", "dialect", "columns", "rows", "problems", "ignored_columns", "delimiter")
+    __slots__ = ("columns", "delimiter", "dialect", "encoding", "ignored_columns", "path", "problems", "rows")
 
     def __init__(self, path):
         self.path = path
@@ -262,7 +262,8 @@ def _rows(info, text):
     first_nl = 0
     header_line = ""
     line_no = 0
-    for line_no, raw_line in enumerate(io.StringIO(text, newline=""), start=1):
+    for raw_line in io.StringIO(text, newline=""):
+        line_no += 1
         if raw_line.strip(" \t\r\n,;"):
             header_line = raw_line
             break
@@ -272,10 +273,9 @@ def _rows(info, text):
         return
     delimiter = _sniff_delimiter(header_line)
     info.delimiter = delimiter
-    reader = csv.reader(io.StringIO(text[first_nl:], newline=""), delimiter=delimiter, strict=True)
-    offset = line_no - 1
+    records = _records(info, text[first_nl:], line_no - 1, delimiter)
     try:
-        headings = next(reader, [])
+        _first_line, headings = next(records, (line_no, []))
     except csv.Error as exc:
         info.problems.append(SourceProblem(path, line_no, "header row is not valid CSV: %s" % exc))
         return
@@ -308,19 +308,8 @@ def _rows(info, text):
         return
     ncols = len(keys)
     header_norm = [h.strip().lower() for h in headings]
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            info.problems.append(SourceProblem(path, offset + reader.line_num, "malformed CSV: %s" % exc))
-            if len(info.problems) >= MAX_PROBLEMS:
-                info.problems.append(SourceProblem(path, offset + reader.line_num, "too many malformed lines: stopped reading"))
-                return
-            continue
-        line = offset + reader.line_num
-        if not values or not any(v.strip() for v in values):
+    for line, values in records:
+        if not any(v.strip() for v in values):
             continue
         if [v.strip().lower() for v in values[:ncols]] == header_norm:
             continue  # a header repeated by concatenation or -Append
@@ -331,3 +320,37 @@ def _rows(info, text):
             if key is not None:
                 row[key] = value
         yield line, row, extra
+
+
+def _records(info, text, offset, delimiter):
+    """Yield ``(line, values)`` for every record of ``text`` (which starts at line ``offset + 1``).
+
+    Without a quotation mark, a CR-only line end or a NUL in the text, CSV is exactly "split lines, split on the
+    delimiter", which C-level ``str.split`` does several times faster than the ``csv`` state machine walking
+    4,000-character hashes one character at a time. Anything else goes through the ``csv`` module, whose errors
+    are recorded per line and reading goes on. The header row is the first record either way.
+    """
+    if '"' not in text and "\x00" not in text and text.count("\r") <= text.count("\n"):
+        for number, line in enumerate(text.split("\n"), start=offset + 1):
+            if line.endswith("\r"):
+                line = line[:-1]
+            if line:
+                yield number, line.split(delimiter)
+        return
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            if reader.line_num <= 1:
+                raise
+            info.problems.append(SourceProblem(info.path, offset + reader.line_num, "malformed CSV: %s" % exc))
+            if len(info.problems) >= MAX_PROBLEMS:
+                info.problems.append(SourceProblem(info.path, offset + reader.line_num,
+                                                   "too many malformed lines: stopped reading"))
+                return
+            continue
+        if values:
+            yield offset + reader.line_num, values

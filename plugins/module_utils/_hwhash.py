@@ -98,6 +98,7 @@ VM_SERIAL = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{4}-\d{4}-\d{4}-\d{2}$")
 VM_MODELS = ("virtual machine", "vmware", "virtualbox", "kvm", "qemu", "hvm domu", "standard pc")
 VM_VENDORS = ("vmware", "innotek", "qemu", "xen", "parallels", "red hat")
 HYPERV_OUI = "00:15:5D"
+_VM_MAKE_MODEL = re.compile("|".join(re.escape(v) for v in VM_MODELS + VM_VENDORS), re.IGNORECASE)
 
 _WS = re.compile(r"[\s\x00\ufeff]+")
 _BAD_B64 = re.compile(r"[^A-Za-z0-9+/=]")
@@ -107,10 +108,29 @@ class HashReport:
     """What ``decode`` learned about one hash. A plain attribute bag (fast to build)."""
 
     __slots__ = (
-        "errors", "warnings", "normalized", "total_len", "serial_number", "manufacturer", "model",
-        "family", "sku", "firmware_vendor", "uuid", "tpm_version", "tpm_version_string", "ek_pub_hash",
-        "ek_pub_hash_ok", "product_key_id", "os_build", "os_type", "cpu_architecture", "captured_at",
-        "mac_addresses", "disk_serials", "is_vm",
+        "captured_at",
+        "cpu_architecture",
+        "disk_serials",
+        "ek_pub_hash",
+        "ek_pub_hash_ok",
+        "errors",
+        "family",
+        "firmware_vendor",
+        "is_vm",
+        "mac_addresses",
+        "manufacturer",
+        "model",
+        "normalized",
+        "os_build",
+        "os_type",
+        "product_key_id",
+        "serial_number",
+        "sku",
+        "total_len",
+        "tpm_version",
+        "tpm_version_string",
+        "uuid",
+        "warnings",
     )
 
     def __init__(self):
@@ -395,10 +415,8 @@ def _semantics(report, ek_pub, now, stale_days):
         if report.uuid in ("00000000-0000-0000-0000-000000000000", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"):
             w.append("placeholder SMBIOS UUID %s: the OEM did not set it" % report.uuid)
     # Virtual machines.
-    manufacturer = (report.manufacturer or "").lower()
-    model = (report.model or "").lower()
     vm_reasons = []
-    if any(v in model for v in VM_MODELS) or any(v in manufacturer for v in VM_VENDORS):
+    if _VM_MAKE_MODEL.search("%s\n%s" % (report.model or "", report.manufacturer or "")):
         vm_reasons.append("make/model %s %s" % (report.manufacturer, report.model))
     if any(mac.startswith(HYPERV_OUI) for mac in report.mac_addresses):
         vm_reasons.append("Hyper-V MAC address")

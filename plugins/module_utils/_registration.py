@@ -58,8 +58,22 @@ _DIGITS = re.compile(r"^\d+$")
 class Device:
     """One accepted row. The hash text is kept (it is written out) but never reported."""
 
-    __slots__ = ("serial", "product_id", "hash", "group_tag", "assigned_user", "manufacturer", "model",
-                 "uuid", "ek_pub_hash", "captured_at", "source", "line", "warnings", "summary")
+    __slots__ = (
+        "assigned_user",
+        "captured_at",
+        "ek_pub_hash",
+        "group_tag",
+        "hash",
+        "line",
+        "manufacturer",
+        "model",
+        "product_id",
+        "serial",
+        "source",
+        "summary",
+        "uuid",
+        "warnings",
+    )
 
     def identity(self):
         return (self.serial.upper(), self.uuid or "", self.ek_pub_hash or "")
@@ -92,6 +106,13 @@ class MergeResult:
         self.conflicts = []
         self.devices = []
 
+    def absorb(self, other):
+        self.sources.extend(other.sources)
+        self.rows_read += other.rows_read
+        self.rejected.extend(other.rejected)
+        self.findings.extend(other.findings)
+        self.devices.extend(other.devices)
+
     def reject(self, path, line, serial, reason):
         self.rejected.append({"file": path, "line": line, "serial_number": serial or None, "reason": reason})
 
@@ -107,7 +128,7 @@ def _bad_chars(value):
         return "contains a quotation mark"
     if not value.isascii():
         return "contains non-ASCII characters (the portal accepts ANSI text only)"
-    if any(ch < " " for ch in value):
+    if not value.isprintable():
         return "contains control characters"
     return None
 
@@ -230,19 +251,56 @@ def default_options(**overrides):
     return opts
 
 
-def collect(sources, records, opts, exclude=(), now=None):
-    """Read every source and record; return a ``MergeResult`` with accepted ``devices`` (not yet merged)."""
+PARALLEL_MIN_BYTES = 8 * 1024 * 1024
+
+
+def auto_workers(files):
+    """Worker processes for reading ``files``: one per core (at most 4) once there is enough to share."""
+    try:
+        total = sum(os.path.getsize(p) for p in files)
+    except OSError:
+        total = 0
+    if len(files) < 2 or total < PARALLEL_MIN_BYTES:
+        return 1
+    return max(1, min(os.cpu_count() or 1, 4, len(files)))
+
+
+def collect(sources, records, opts, exclude=(), now=None, workers=0):
+    """Read every source and record; return a ``MergeResult`` with accepted ``devices`` (not yet merged).
+
+    Files are read by ``workers`` processes (0 = decide from the input size), each taking contiguous
+    runs of files, and the parts are joined in file order, so the result is the same for any
+    number of workers.
+    """
     if now is None:
         now = datetime.datetime.now(datetime.timezone.utc)
     result = MergeResult()
     files, problems = src.expand_sources(sources, pattern=opts["pattern"], recurse=opts["recurse"], exclude=exclude)
     for problem in problems:
         result.reject(problem.path, problem.line, None, problem.reason)
-    for path in files:
-        _consume(src.read_source(path), opts, result, now)
+    workers = workers or auto_workers(files)
+    if workers > 1 and len(files) > 1:
+        import concurrent.futures
+        import multiprocessing
+
+        size = -(-len(files) // (workers * 4))
+        chunks = [files[i:i + size] for i in range(0, len(files), size)]
+        context = multiprocessing.get_context("fork")
+        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
+            for part in pool.map(_collect_files, chunks, [opts] * len(chunks), [now] * len(chunks)):
+                result.absorb(part)
+    else:
+        result.absorb(_collect_files(files, opts, now))
     for index, record in enumerate(records or ()):
         _consume_record(index, record, opts, result, now)
     return result
+
+
+def _collect_files(paths, opts, now):
+    part = MergeResult()
+    for path in paths:
+        _consume(src.read_source(path), opts, part, now)
+    return part
 
 
 def _consume(rows, opts, result, now):
@@ -307,7 +365,7 @@ def merge(result):
                                   "kept": kept.where(), "reason": "same device captured again: kept the newest"})
     if conflicted:
         rows = frame[frame["serial"].isin(conflicted)]
-        for serial, group in rows.groupby("serial", sort=True):
+        for _serial, group in rows.groupby("serial", sort=True):
             places = [devices[p] for p in group["pos"].tolist()]
             where = ", ".join(d.where() for d in places)
             kinds = len(set(zip(group["uuid"].tolist(), group["ek"].tolist())))

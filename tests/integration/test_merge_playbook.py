@@ -6,6 +6,7 @@ import json
 import pathlib
 
 import pytest
+
 from winfleet_lab import samplefleet
 from winfleet_lab.playbook import run_playbook, task_results
 

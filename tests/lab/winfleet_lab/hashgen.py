@@ -20,7 +20,7 @@ import random
 import struct
 import uuid
 
-EPOCH_2000 = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
+EPOCH_2000 = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
 BUFFER = 3000
 
 # Realistic makes and models (manufacturer, model, family, sku prefix, serial style).
@@ -55,7 +55,7 @@ class Device:
     disk_serials: list = dataclasses.field(default_factory=lambda: ["S4EWNX0R000001"])
     product_key_id: str = ""
     os_build: str = "10.0.19045.3803"
-    captured_at: datetime.datetime = datetime.datetime(2026, 11, 1, 9, 30, tzinfo=datetime.timezone.utc)
+    captured_at: datetime.datetime = datetime.datetime(2026, 11, 1, 9, 30, tzinfo=datetime.UTC)
     ek_pub: bytes = b"\x01" * 256
     firmware_vendor: str = "American Megatrends Inc."
 
@@ -167,7 +167,7 @@ def random_device(rng, vm=False, index=0):
                 "%02X:%02X:%02X:%02X:%02X:%02X" % tuple([0xBC, 0x83, 0x85] + [rng.randrange(256) for _ in range(3)])]
         disks = ["S%dNX0R%06d" % (rng.randrange(10), rng.randrange(10 ** 6))]
         vendor = rng.choice(TPM_VENDORS)
-    captured = datetime.datetime(2026, 10, 1, tzinfo=datetime.timezone.utc) + datetime.timedelta(
+    captured = datetime.datetime(2026, 10, 1, tzinfo=datetime.UTC) + datetime.timedelta(
         seconds=rng.randrange(40 * 86400))
     return Device(
         serial=serial,

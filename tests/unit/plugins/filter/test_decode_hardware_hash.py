@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from winfleet_lab import hashgen
 
 from ansible_collections.winfleet.autopilot.plugins.filter.decode_hardware_hash import FilterModule
+from winfleet_lab import hashgen
 
 
 def test_filter_is_registered_and_reports():

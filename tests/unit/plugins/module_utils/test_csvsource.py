@@ -5,9 +5,9 @@ from __future__ import annotations
 import codecs
 
 import pytest
-from winfleet_lab import hashgen, samplefleet
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
+from winfleet_lab import hashgen, samplefleet
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,13 @@ import random
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from winfleet_lab import hashgen
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _hwhash
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _registration as reg
+from winfleet_lab import hashgen
 
-NOW = datetime.datetime(2026, 11, 21, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC)
 RAW = hashgen.build_raw(hashgen.fleet(5, 1)[0])
 GOOD = base64.b64encode(RAW).decode()
 FUZZ = settings(max_examples=5000, deadline=None, derandomize=True, database=None,

@@ -9,12 +9,12 @@ import pathlib
 import struct
 
 import pytest
-from winfleet_lab import hashgen
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _hwhash
+from winfleet_lab import hashgen
 
 SAMPLE = pathlib.Path(__file__).resolve().parents[4].parent / "shared" / "reference" / "samples" / "mmd-sample-self.csv"
-NOW = datetime.datetime(2026, 11, 21, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC)
 
 
 def sample_hash():
@@ -171,7 +171,7 @@ def test_non_zero_padding_warns(device):
     (dict(manufacturer="To be filled by O.E.M."), "placeholder SMBIOS manufacturer"),
     (dict(serial="Default string"), "placeholder SMBIOS serial number"),
     (dict(uuid="00000000-0000-0000-0000-000000000000"), "placeholder SMBIOS UUID"),
-    (dict(captured_at=datetime.datetime(2023, 1, 1, tzinfo=datetime.timezone.utc)), "stale capture: taken 2023-01-01"),
+    (dict(captured_at=datetime.datetime(2023, 1, 1, tzinfo=datetime.UTC)), "stale capture: taken 2023-01-01"),
     (dict(model="Virtual Machine", mac_addresses=["00:15:5D:01:02:03"]), "virtual machine"),
 ])
 def test_warnings(device, change, expected):
@@ -187,7 +187,7 @@ def test_vm_from_the_lab_generator():
 
 
 def test_stale_check_can_be_turned_off(device):
-    old = dataclasses.replace(device, captured_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.timezone.utc))
+    old = dataclasses.replace(device, captured_at=datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
     assert decode(hashgen.build_hash(old), stale_days=0).warnings == []
 
 

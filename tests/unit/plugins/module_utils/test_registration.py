@@ -7,12 +7,12 @@ import datetime
 import os
 
 import pytest
-from winfleet_lab import hashgen, samplefleet
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _registration as reg
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, OutputError
+from winfleet_lab import hashgen, samplefleet
 
-NOW = datetime.datetime(2026, 11, 21, tzinfo=datetime.timezone.utc)
+NOW = datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC)
 A3 = samplefleet.AUTOPILOT3
 
 
