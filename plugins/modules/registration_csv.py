@@ -131,6 +131,13 @@ options:
     description: Return the per-device summary in RV(devices). Turn off for very large merges.
     type: bool
     default: true
+  workers:
+    description:
+      - Processes that read and validate the source files in parallel. V(0) decides from the input size
+        (one per core, at most 4, once the files add up to 8 MB or more).
+      - The result is the same for any number of workers.
+    type: int
+    default: 0
   mode:
     description: File mode of the written files. Hardware hashes are sensitive, so only the owner can read by default.
     type: raw
@@ -339,6 +346,7 @@ def argument_spec():
         fail_on_reject=dict(type="bool", default=True),
         return_devices=dict(type="bool", default=True),
         mode=dict(type="raw", default="0600"),
+        workers=dict(type="int", default=0),
     )
 
 
@@ -357,7 +365,9 @@ def run(module):
         raise WinfleetError("nothing to merge: give src (files, folders, globs) and/or records")
     dest = params["dest"]
     exclude = reg.existing_outputs(dest)
-    result = reg.collect(params["src"], params["records"], opts, exclude=exclude)
+    if params["workers"] < 0:
+        raise WinfleetError("workers must be 0 (automatic) or more")
+    result = reg.collect(params["src"], params["records"], opts, exclude=exclude, workers=params["workers"])
     merged = reg.merge(result)
     problems = len(result.rejected) + len(result.conflicts)
     rendered = reg.render(merged, dest, opts["format"], opts["batch_size"])

@@ -220,3 +220,21 @@ def test_sample_fleet_expectations(tmp_path):
     encodings = {os.path.basename(s["path"]): s["encoding"] for s in result.sources}
     assert encodings["configmgr-export.csv"] == "utf-8-sig"
     assert any(e == "utf-16-le" for e in encodings.values())
+
+
+def test_parallel_reading_gives_the_same_result(tmp_path):
+    samplefleet.write_fleet(str(tmp_path), seed=8, count=40)
+    sources = [str(tmp_path), str(tmp_path / "usb")]
+    serial = reg.collect(sources, [], reg.default_options(), now=NOW, workers=1)
+    parallel = reg.collect(sources, [], reg.default_options(), now=NOW, workers=2)
+    assert [d.where() for d in serial.devices] == [d.where() for d in parallel.devices]
+    assert serial.rejected == parallel.rejected and serial.sources == parallel.sources
+    assert [d.serial for d in reg.merge(serial)] == [d.serial for d in reg.merge(parallel)]
+
+
+def test_quoted_and_plain_files_read_the_same(tmp_path, devs):
+    rows = [(d.serial, "", hashgen.build_hash(d)) for d in devs]
+    plain = samplefleet.write_csv(tmp_path / "plain.csv", A3, rows)
+    quoted = samplefleet.write_csv(tmp_path / "quoted.csv", A3, rows, quote=True)
+    a, b = run([plain]), run([quoted])
+    assert [(d.serial, d.line, d.hash) for d in a[1]] == [(d.serial, d.line, d.hash) for d in b[1]]
