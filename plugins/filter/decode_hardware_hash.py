@@ -16,7 +16,7 @@ description:
     columns that disagree with the hash) are in RV(_value.warnings).
   - The hash itself is not part of the result.
 author:
-  - winfleet.autopilot contributors
+  - Winfleet Autopilot Maintainers (@winfleet)
 options:
   _input:
     description: The hardware hash (base64 text). Whitespace, quotes, BOMs, NULs and missing padding are tolerated.

@@ -27,7 +27,7 @@ description:
   - Writes exactly what the portals require. Exact headings, no quotes, ASCII without BOM, CRLF line ends;
     each file is written to a temporary file and renamed into place, and only when its content changes.
 author:
-  - winfleet.autopilot contributors
+  - Winfleet Autopilot Maintainers (@winfleet)
 extends_documentation_fragment:
   - winfleet.autopilot._attributes
 attributes:
