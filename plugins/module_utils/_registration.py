@@ -20,6 +20,7 @@ import datetime
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _hwhash
@@ -430,19 +431,33 @@ def existing_outputs(dest):
     return found
 
 
+class Rendered(Mapping):
+    """``{path: bytes}`` of every batch file, built on access so only one batch is in memory at a time."""
+
+    def __init__(self, paths, batches, fmt, header):
+        self._batches = dict(zip(paths, batches))
+        self._fmt = fmt
+        self._header = header
+
+    def __getitem__(self, path):
+        batch = self._batches[path]
+        width = len(self._header)
+        lines = [",".join(self._header)]
+        lines.extend(_row(self._fmt, dev, width) for dev in batch)
+        return ("\r\n".join(lines) + "\r\n").encode("ascii")
+
+    def __iter__(self):
+        return iter(self._batches)
+
+    def __len__(self):
+        return len(self._batches)
+
+
 def render(devices, dest, fmt, batch_size):
     """Return ``{path: bytes}`` for every batch file (ASCII, CRLF, no quotes, no BOM)."""
     header = columns_for(fmt, devices)
-    width = len(header)
-    head = ",".join(header)
     batches = [devices[i:i + batch_size] for i in range(0, len(devices), batch_size)] or [[]]
-    paths = batch_paths(dest, len(batches))
-    out = {}
-    for path, batch in zip(paths, batches):
-        lines = [head]
-        lines.extend(_row(fmt, dev, width) for dev in batch)
-        out[path] = ("\r\n".join(lines) + "\r\n").encode("ascii")
-    return out
+    return Rendered(batch_paths(dest, len(batches)), batches, fmt, header)
 
 
 def serials_in(path):
