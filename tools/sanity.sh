@@ -7,8 +7,10 @@
 #  2. Only the Python the collection supports (3.11) is tested, so pyenv shims never get in the way.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-# Outside the repo: inside it, ansible-test would ask git, which ignores .build, and find no files.
-BASE="${TMPDIR:-/tmp}/winfleet-sanity-$(id -u)"
+# Outside the repo (inside it, ansible-test would ask git, which ignores .build, and find no files), and private
+# to this run so two runs never remove each other's copy. ansible-test's own venvs live in ~/.ansible/test.
+BASE="$(mktemp -d "${TMPDIR:-/tmp}/winfleet-sanity.XXXXXX")"
+trap 'rm -rf "$BASE"' EXIT
 COPY="$BASE/ansible_collections/winfleet/autopilot"
 CACHE="${HOME}/.ansible/test/cache"
 mkdir -p "$CACHE"
@@ -20,7 +22,6 @@ subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade"])
 raise SystemExit(subprocess.call([sys.executable, "-m", "pip", "install"] + args))
 PY
 done
-rm -rf "$BASE"
 mkdir -p "$COPY"
 cd "$ROOT"
 # Tracked and new (not ignored) files; the lab, benchmarks and dev tooling are not part of the collection.
@@ -29,4 +30,4 @@ git ls-files -co --exclude-standard -z \
   | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
   | tar --null -T - -cf - | tar -xf - -C "$COPY"
 cd "$COPY"
-exec ansible-test sanity --venv --python 3.11 --color no "$@"
+ansible-test sanity --venv --python 3.11 --color no "$@"
