@@ -1,0 +1,123 @@
+# Copyright (c) 2026, winfleet.autopilot contributors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Helpers the WS-Man lab's tests and bench share: start a lab (in process or as a child process), run
+``ansible-playbook`` against it, read the results back.
+
+Fixtures themselves live in the tests' own ``conftest.py``/modules; everything here starts and stops itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import sys
+
+from winfleet_lab.wsman import EventLog, Fleet, Lab
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+COLLECTIONS = ROOT / ".build" / "collections"
+BIN = pathlib.Path(sys.executable).parent
+
+
+@contextlib.contextmanager
+def running_lab(http_port=5985, https_port=5986, workdir=None, **fleet_kwargs):
+    """A started ``Lab`` for ``Fleet.generate(**fleet_kwargs)``; stopped on exit."""
+    fleet = Fleet.generate(**fleet_kwargs)
+    lab = Lab(fleet, http_port=http_port, https_port=https_port, workdir=workdir)
+    lab.start()
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+def ansible_env(**extra):
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "lab"), str(COLLECTIONS)]),
+        "PATH": str(BIN) + os.pathsep + env.get("PATH", ""),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_HOST_KEY_CHECKING": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+        "ANSIBLE_LOCALHOST_WARNING": "False",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+    })
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run_playbook(playbook, inventory, *args, env=None, timeout=600):
+    """(returncode, stdout, stderr) of ``ansible-playbook -i inventory playbook args``."""
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env or ansible_env(), timeout=timeout, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def run_adhoc(inventory, pattern, module, module_args="", *args, env=None, timeout=300):
+    cmd = [str(BIN / "ansible"), "-i", str(inventory), pattern, "-m", module, "-a", module_args, *map(str, args)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env or ansible_env(), timeout=timeout, check=False)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class LabProcess:
+    """The lab CLI as a child process (the bench uses it so the lab has its own interpreter and core).
+
+    Waits for its ``READY`` line (no sleeping) and stops it by its PID.
+    """
+
+    def __init__(self, workdir, *cli_args):
+        self.workdir = pathlib.Path(workdir)
+        self.args = [sys.executable, "-m", "winfleet_lab.wsman", "serve", "--workdir", str(self.workdir), *map(str, cli_args)]
+        self.proc = None
+        self.ready = None
+
+    def __enter__(self):
+        env = ansible_env()
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        for line in self.proc.stdout:
+            if line.startswith("READY "):
+                self.ready = json.loads(line[6:])
+                break
+        if self.ready is None:
+            err = self.proc.stderr.read()
+            self.proc.wait(10)
+            raise RuntimeError("the lab did not start: %s" % err[-2000:])
+        return self
+
+    @property
+    def inventory(self):
+        return self.ready["inventory"]
+
+    def events(self):
+        path = self.workdir / "events.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+    def cpu_seconds(self):
+        import psutil
+
+        t = psutil.Process(self.proc.pid).cpu_times()
+        return t.user + t.system
+
+    def __exit__(self, *exc):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        if self.proc:
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+
+
+__all__ = ["EventLog", "Fleet", "Lab", "LabProcess", "ansible_env", "run_adhoc", "run_playbook", "running_lab"]

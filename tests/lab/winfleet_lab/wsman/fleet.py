@@ -1,0 +1,215 @@
+# Copyright (c) 2026, winfleet.autopilot contributors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The fleet model: which emulated devices exist, what they answer, and how they misbehave.
+
+A fleet is generated from a seed (``hashgen.fleet``) and optionally shaped by a fleet file (YAML or JSON)::
+
+    seed: 7
+    count: 12
+    base_address: 127.0.9.1       # device i listens on base + i (one address per device, loopback only)
+    username: admin
+    password: Fleet-Pass-1
+    latency_ms: 0                 # injected before every response of every device
+    allow_unencrypted: false      # Windows' AllowUnencrypted: Basic over plain HTTP is refused when false
+    faults:                       # by inventory name or index; a name or a {name: parameter} mapping
+      pc0003: offline
+      4: {slow: 400}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import json
+import os
+import threading
+import time
+
+from .. import hashgen
+from . import wmi
+
+FAULTS = {
+    "offline": "nothing listens: connection refused",
+    "silent": "the connection is accepted but never answered: the client times out",
+    "bad_password": "the device's administrator password differs from the inventory's: HTTP 401",
+    "access_denied": "WMI refuses root/cimv2/mdm/dmmap to the user (a UAC-filtered local account)",
+    "too_old": "Windows 10 1607 (build 14393): MDM_DevDetail_Ext01 does not exist",
+    "empty_hash": "MDM_DevDetail_Ext01 answers with a null DeviceHardwareData",
+    "mi_result_1": "the KB5013942 'general error (MI RESULT 1)' on MDM_DevDetail_Ext01",
+    "drop": "the connection is dropped in the middle of the MDM_DevDetail_Ext01 response (parameter: how many times, 0 = always)",
+    "slow": "latency in ms injected before every response (parameter: ms)",
+}
+DEFAULT_USER = "admin"
+DEFAULT_PASSWORD = "Fleet-Pass-1"
+WRONG_PASSWORD = "Someone-Changed-It-9"
+
+
+class EventLog:
+    """Who asked what, who was shut down: a thread-safe list, optionally mirrored to a JSON-lines file."""
+
+    def __init__(self, path=None):
+        self._lock = threading.Lock()
+        self._events = []
+        self._cond = threading.Condition(self._lock)
+        self._fh = open(path, "a", encoding="utf-8") if path else None
+
+    def record(self, host, kind, **data):
+        ev = {"t": round(time.time(), 3), "host": host.name, "address": host.address, "kind": kind}
+        ev.update(data)
+        with self._cond:
+            self._events.append(ev)
+            if self._fh:
+                self._fh.write(json.dumps(ev) + "\n")
+                self._fh.flush()
+            self._cond.notify_all()
+        return ev
+
+    def events(self, kind=None, host=None):
+        with self._lock:
+            return [e for e in self._events if (kind is None or e["kind"] == kind) and (host is None or e["host"] == host)]
+
+    def wait_for(self, predicate, timeout=10.0):
+        """Block until ``predicate(events)`` is true (tests wait on this instead of sleeping)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self._events), timeout)
+
+    def close(self):
+        if self._fh:
+            self._fh.close()
+            self._fh = None
+
+
+@dataclasses.dataclass
+class Host:
+    """One emulated Windows device."""
+
+    name: str
+    address: str
+    computer_name: str
+    device: hashgen.Device
+    hash_text: str | None
+    username: str = DEFAULT_USER
+    password: str = DEFAULT_PASSWORD
+    faults: dict = dataclasses.field(default_factory=dict)
+    latency: float = 0.0
+    allow_unencrypted: bool = False
+    http_port: int = 5985
+    https_port: int = 5986
+    powered: bool = True
+    classes: dict = dataclasses.field(default_factory=dict)
+    enumerations: dict = dataclasses.field(default_factory=dict)
+    shells: dict = dataclasses.field(default_factory=dict)
+    drops_left: int = -1
+
+    @property
+    def os_build(self):
+        return int(self.classes[(wmi.CIMV2, "Win32_OperatingSystem")][0]["BuildNumber"])
+
+    def inventory_vars(self):
+        return {"ansible_host": self.address, "ansible_port": self.http_port}
+
+
+def addresses(base, count):
+    start = int(ipaddress.IPv4Address(base))
+    out = [str(ipaddress.IPv4Address(start + i)) for i in range(count)]
+    for a in out:
+        if not ipaddress.IPv4Address(a).is_loopback:
+            raise ValueError("the lab only listens on 127.0.0.0/8, not on %s" % a)
+    return out
+
+
+def _normalize_faults(raw, names):
+    out = {}
+    for key, spec in (raw or {}).items():
+        name = names[int(key)] if isinstance(key, int) or str(key).isdigit() else str(key)
+        if name not in names:
+            raise ValueError("fault for unknown device %r" % key)
+        if isinstance(spec, str):
+            spec = {spec: True}
+        elif isinstance(spec, list):
+            spec = {s: True for s in spec}
+        for fault in spec:
+            if fault not in FAULTS:
+                raise ValueError("unknown fault %r (known: %s)" % (fault, ", ".join(FAULTS)))
+        out[name] = dict(spec)
+    return out
+
+
+class Fleet:
+    """All devices of one lab, keyed by inventory name and by address."""
+
+    def __init__(self, hosts, events=None, username=DEFAULT_USER, password=DEFAULT_PASSWORD):
+        self.username = username
+        self.password = password
+        self.hosts = list(hosts)
+        self.by_name = {h.name: h for h in self.hosts}
+        self.by_address = {h.address: h for h in self.hosts}
+        self.events = events or EventLog()
+
+    @classmethod
+    def generate(cls, seed=7, count=8, base_address="127.0.9.1", faults=None, username=DEFAULT_USER,
+                 password=DEFAULT_PASSWORD, latency_ms=0, allow_unencrypted=False, vm_every=17, events=None,
+                 name_format="pc%04d"):
+        devices = hashgen.fleet(seed, count, vm_every=vm_every)
+        addrs = addresses(base_address, count)
+        names = [name_format % i for i in range(count)]
+        faults = _normalize_faults(faults, names)
+        hosts = []
+        for i, (dev, addr, name) in enumerate(zip(devices, addrs, names, strict=True)):
+            f = faults.get(name, {})
+            build = None
+            if "too_old" in f:
+                dev = dataclasses.replace(dev, os_build="10.0.14393.5582")
+                build = 14393
+            hash_text = None if "empty_hash" in f else hashgen.build_hash(dev)
+            computer = "DESKTOP-%s" % (dev.serial.replace("-", "")[-7:].upper().rjust(7, "0"))
+            if dev.model == "Virtual Machine":
+                computer = "VM-%04d" % i
+            host = Host(
+                name=name, address=addr, computer_name=computer, device=dev, hash_text=hash_text, username=username,
+                password=WRONG_PASSWORD if "bad_password" in f else password, faults=f,
+                latency=(latency_ms + (int(f["slow"]) if "slow" in f else 0)) / 1000.0,
+                allow_unencrypted=allow_unencrypted,
+            )
+            host.classes = wmi.class_instances(dev, computer, hash_text, build)
+            if "drop" in f:
+                n = f["drop"]
+                host.drops_left = -1 if n is True or int(n) == 0 else int(n)
+            hosts.append(host)
+        return cls(hosts, events, username=username, password=password)
+
+    @classmethod
+    def from_file(cls, path, events=None, **overrides):
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+        if path.endswith(".json"):
+            spec = json.loads(text)
+        else:
+            import yaml  # PyYAML ships with ansible-core
+
+            spec = yaml.safe_load(text) or {}
+        spec.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.generate(events=events, **spec)
+
+    def write_inventory(self, path, ca_path=None, transport="ntlm", scheme="http", group="windows", extra_vars=None,
+                        host_vars=None, hosts=None):
+        """An INI inventory for the fleet: standard winrm connection variables only."""
+        lines = ["[%s]" % group]
+        for h in hosts if hosts is not None else self.hosts:
+            port = h.https_port if scheme == "https" else h.http_port
+            more = "".join(" %s=%s" % kv for kv in (host_vars or {}).get(h.name, {}).items())
+            lines.append("%s ansible_host=%s ansible_port=%d%s" % (h.name, h.address, port, more))
+        lines += ["", "[%s:vars]" % group, "ansible_connection=winrm", "ansible_user=%s" % self.username,
+                  "ansible_password=%s" % self.password, "ansible_winrm_transport=%s" % transport,
+                  "ansible_winrm_scheme=%s" % scheme]
+        if scheme == "https":
+            lines.append("ansible_winrm_server_cert_validation=validate")
+            if ca_path:
+                lines.append("ansible_winrm_ca_trust_path=%s" % ca_path)
+        for k, v in (extra_vars or {}).items():
+            lines.append("%s=%s" % (k, v))
+        tmp = "%s.tmp%d" % (path, os.getpid())
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+        os.replace(tmp, path)
+        return path

@@ -1,0 +1,374 @@
+# Copyright (c) 2026, winfleet.autopilot contributors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The lab's network side: one asyncio loop, one listening socket per device address and port.
+
+Layers, each kept small: HTTP/1.1 keep-alive framing -> authentication (Basic per request, Negotiate/NTLM per
+connection with pyspnego as the acceptor, channel binding over TLS) -> MS-WSMV message encryption -> ``service.handle``.
+The device is the *local* address of the accepted socket. Fault behaviours that live on the wire (offline, silent,
+dropped mid-response, latency, power off) are applied here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import email.utils
+import ipaddress
+import os
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+
+import spnego
+import spnego.channel_bindings
+import spnego.exceptions
+
+from . import certs, service
+
+BOUNDARY = b"--Encrypted Boundary"
+SPNEGO_ENC = "application/HTTP-SPNEGO-session-encrypted"
+ENC_CONTENT_TYPE = 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"' % SPNEGO_ENC
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}
+MAX_BODY = 1 << 22
+
+
+class HttpRequest:
+    __slots__ = ("body", "headers", "method", "path")
+
+    def __init__(self, method, path, headers, body):
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+
+
+async def read_request(reader):
+    """One HTTP/1.1 request, or None when the client closed the connection."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None
+    except asyncio.LimitOverrunError:
+        raise ConnectionError("request head too large") from None
+    lines = head.decode("latin-1").split("\r\n")
+    method, path, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
+    headers = {}
+    for line in lines[1:]:
+        if ":" in line:
+            k, v = line.split(":", 1)
+            headers[k.strip().lower()] = v.strip()
+    length = int(headers.get("content-length") or 0)
+    if length > MAX_BODY:
+        raise ConnectionError("body too large")
+    body = await reader.readexactly(length) if length else b""
+    return HttpRequest(method, path, headers, body)
+
+
+def http_response(status, body=b"", headers=()):
+    out = ["HTTP/1.1 %d %s" % (status, REASONS.get(status, "Status")), "Server: Microsoft-HTTPAPI/2.0",
+           "Date: " + email.utils.formatdate(usegmt=True)]
+    out += ["%s: %s" % kv for kv in headers]
+    out.append("Content-Length: %d" % len(body))
+    return ("\r\n".join(out) + "\r\n\r\n").encode("latin-1") + body  # one write: no Nagle/delayed-ACK stall
+
+
+# ---------------------------------------------------------------------------------------------- encryption
+def unwrap_message(ctx, body):
+    """MS-WSMV 2.2.9.1: decrypt every part of a multipart/encrypted body."""
+    out = b""
+    parts = [p for p in body.split(BOUNDARY + b"\r\n") if p]
+    for i in range(0, len(parts) - 1, 2):
+        length = int(parts[i].split(b"Length=")[1].split(b"\r\n")[0])
+        payload = parts[i + 1]
+        if payload.endswith(BOUNDARY + b"--\r\n"):
+            payload = payload[: -len(BOUNDARY + b"--\r\n")]
+        payload = payload.split(b"application/octet-stream\r\n", 1)[1]
+        sig_len = struct.unpack("<I", payload[:4])[0]
+        data = ctx.unwrap_winrm(payload[4:4 + sig_len], payload[4 + sig_len:])
+        if len(data) != length:
+            raise ValueError("encrypted payload length %d != announced %d" % (len(data), length))
+        out += data
+    return out
+
+
+def wrap_message(ctx, data):
+    res = ctx.wrap_winrm(data)
+    return (BOUNDARY + b"\r\n\tContent-Type: " + SPNEGO_ENC.encode() + b"\r\n"
+            b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + str(len(data) + res.padding_length).encode()
+            + b"\r\n" + BOUNDARY + b"\r\n\tContent-Type: application/octet-stream\r\n"
+            + struct.pack("<I", len(res.header)) + res.header + res.data + BOUNDARY + b"--\r\n")
+
+
+# ---------------------------------------------------------------------------------------------- auth
+class Connection:
+    """Per-TCP-connection state: NTLM authenticates the connection, not the request."""
+
+    def __init__(self, lab, host, tls):
+        self.lab = lab
+        self.host = host
+        self.tls = tls
+        self.ctx = None
+        self.user = None
+
+    def challenge(self):
+        return http_response(401, headers=[("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", 'Basic realm="WSMAN"')])
+
+    def authenticate(self, req):
+        """(user, extra response headers) or (None, 401 response bytes)."""
+        host, events = self.host, self.lab.fleet.events
+        scheme, _, token = (req.headers.get("authorization") or "").partition(" ")
+        scheme = scheme.lower()
+        if scheme == "basic":
+            try:
+                user, _, password = base64.b64decode(token).decode("utf-8").partition(":")
+            except ValueError:
+                return None, self.challenge()
+            if not self.tls and not host.allow_unencrypted:
+                events.record(host, "auth_refused", reason="Basic over unencrypted HTTP (AllowUnencrypted=false)", user=user)
+                return None, self.challenge()
+            if _bare(user) != host.username.lower() or password != host.password:
+                events.record(host, "auth_failed", scheme="basic", user=user)
+                return None, self.challenge()
+            self.ctx = None
+            return user, []
+        if scheme in ("negotiate", "ntlm"):
+            if self.ctx is None or self.ctx.complete:
+                cbt = None
+                if self.tls:
+                    cbt = spnego.channel_bindings.GssChannelBindings(application_data=b"tls-server-end-point:" + self.lab.certs.cert_hash)
+                self.ctx = spnego.server(hostname=host.address, service="http", protocol="negotiate", channel_bindings=cbt)
+                self.user = None
+            try:
+                # pyspnego reads the accounts from NTLM_USER_FILE when the AUTHENTICATE message arrives; every step runs
+                # on the lab's single loop thread, so pointing it at this device's file here is race-free.
+                os.environ["NTLM_USER_FILE"] = self.lab.user_file(host)
+                out = self.ctx.step(base64.b64decode(token))
+            except (spnego.exceptions.SpnegoError, ValueError) as exc:
+                self.ctx = None
+                events.record(host, "auth_failed", scheme="ntlm", error=type(exc).__name__)
+                return None, self.challenge()
+            if not self.ctx.complete:
+                return None, http_response(401, headers=[("WWW-Authenticate", "%s %s" % (scheme.capitalize(), base64.b64encode(out).decode()))])
+            self.user = self.ctx.client_principal
+            events.record(host, "auth_ok", scheme="ntlm", user=self.user, tls=self.tls)
+            return self.user, ([("WWW-Authenticate", "Negotiate " + base64.b64encode(out).decode())] if out else [])
+        if self.user is not None and self.ctx is not None:
+            return self.user, []
+        return None, self.challenge()
+
+    def respond(self, req):
+        """(response bytes, effect)."""
+        if req.method != "POST" or req.path.split("?")[0].rstrip("/").lower() != "/wsman":
+            return http_response(404), service.NONE
+        user, extra = self.authenticate(req)
+        if user is None:
+            return extra, service.NONE
+        encrypted = req.headers.get("content-type", "").startswith("multipart/encrypted")
+        if encrypted:
+            if self.ctx is None or not self.ctx.complete:
+                return http_response(400), service.NONE
+            try:
+                payload = unwrap_message(self.ctx, req.body)
+            except (spnego.exceptions.SpnegoError, ValueError, IndexError, struct.error):
+                return http_response(400), service.NONE
+        else:
+            if req.body and not self.tls and not self.host.allow_unencrypted:
+                self.lab.fleet.events.record(self.host, "auth_refused", reason="unencrypted message over HTTP")
+                return self.challenge(), service.NONE
+            payload = req.body
+        if not payload:  # the clients' empty POST that sets up the security context
+            return http_response(200, headers=extra), service.NONE
+        reply = service.handle(self.host, payload, user, self.lab.fleet.events)
+        body = reply.body
+        headers = list(extra)
+        if encrypted:
+            body = wrap_message(self.ctx, body)
+            headers.append(("Content-Type", ENC_CONTENT_TYPE))
+        else:
+            headers.append(("Content-Type", "application/soap+xml;charset=UTF-8"))
+        return http_response(reply.status, body, headers), reply.effect
+
+
+def _bare(user):
+    return user.replace("/", "\\").split("\\")[-1].split("@")[0].lower()
+
+
+# ---------------------------------------------------------------------------------------------- the lab
+class Lab:
+    """Serve a ``fleet.Fleet``. ``start()`` runs the loop in a daemon thread and returns once every socket listens.
+
+    ``http_port``/``https_port`` 0 give every device its own ephemeral ports (used by the unit tests); the default is the
+    standard 5985/5986 on each device's address.
+    """
+
+    def __init__(self, fleet, http_port=5985, https_port=5986, workdir=None, tls=True):
+        self.fleet = fleet
+        self.http_port = http_port
+        self.https_port = https_port
+        self._tmp = None
+        if workdir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="winfleet-wsman-")
+            workdir = self._tmp.name
+        self.workdir = workdir
+        self.tls = tls
+        self.certs = None
+        self.loop = None
+        self._thread = None
+        self._servers = {}
+        self._conns = {}
+        self._user_files = {}
+        self._stopping = None
+        self._ready = threading.Event()
+        self._error = None
+
+    @property
+    def ca_path(self):
+        return self.certs.ca_path if self.certs else None
+
+    def user_file(self, host):
+        key = (host.username, host.password)
+        path = self._user_files.get(key)
+        if path is None:
+            path = os.path.join(self.workdir, "ntlm-users-%d.txt" % len(self._user_files))
+            with open(path, "w", encoding="utf-8") as fh:
+                for domain in ("", ".", host.computer_name, "WORKGROUP"):
+                    fh.write("%s:%s:%s\n" % (domain, host.username, host.password))
+            self._user_files[key] = path
+        return path
+
+    # ----------------------------------------------------------------- lifecycle
+    def start(self, timeout=60):
+        if self.tls:
+            self.certs = certs.make_certs(self.workdir, [h.address for h in self.fleet.hosts])
+        self._thread = threading.Thread(target=self._run, name="wsman-lab", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("the WS-Man lab did not start within %ss" % timeout)
+        if self._error:
+            raise self._error
+        return self
+
+    def _run(self):
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self._stopping = asyncio.Event()
+        try:
+            self.loop.run_until_complete(self._bind_all())
+        except Exception as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_until_complete(self._stopping.wait())
+        self.loop.run_until_complete(self._close_all())
+        self.loop.close()
+
+    def stop(self):
+        if self.loop is not None and self._thread is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self._stopping.set)
+            self._thread.join(30)
+        self.fleet.events.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ----------------------------------------------------------------- sockets
+    async def _bind_all(self):
+        ssl_ctx = None
+        if self.tls:
+            ssl_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ssl_ctx.load_cert_chain(self.certs.cert_path, self.certs.key_path)
+        for host in self.fleet.hosts:
+            if not ipaddress.IPv4Address(host.address).is_loopback:
+                raise ValueError("refusing to listen on non-loopback address %s" % host.address)
+            if "offline" in host.faults:
+                host.powered = False
+                continue
+            await self._bind_host(host, ssl_ctx)
+        self._ssl_ctx = ssl_ctx
+
+    async def _bind_host(self, host, ssl_ctx):
+        servers = []
+        pairs = [(self.http_port, None)] + ([(self.https_port, ssl_ctx)] if ssl_ctx is not None else [])
+        for port, tls_ctx in pairs:
+            srv = await asyncio.start_server(
+                lambda r, w, h=host, t=tls_ctx is not None: self._serve(r, w, h, t),
+                host.address, port, ssl=tls_ctx, backlog=128, reuse_address=True)
+            bound = srv.sockets[0].getsockname()[1]
+            if tls_ctx is None:
+                host.http_port = bound
+            else:
+                host.https_port = bound
+            servers.append(srv)
+        self._servers[host.address] = servers
+        host.powered = True
+
+    async def _close_all(self):
+        for host in self.fleet.hosts:
+            self._power_off(host, record=False)
+        await asyncio.sleep(0)
+
+    def _power_off(self, host, record=True):
+        host.powered = False
+        for srv in self._servers.pop(host.address, []):
+            srv.close()
+        for writer in list(self._conns.get(host.address, ())):
+            writer.transport.abort()
+        if record:
+            self.fleet.events.record(host, "powered_off")
+
+    # ----------------------------------------------------------------- one connection
+    async def _serve(self, reader, writer, host, tls):
+        conns = self._conns.setdefault(host.address, set())
+        conns.add(writer)
+        events = self.fleet.events
+        sock = writer.get_extra_info("socket")
+        try:
+            if sock is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if "silent" in host.faults:
+                events.record(host, "silent_accept")
+                await self._stopping.wait()  # never answer: the client's read timeout fires
+                return
+            conn = Connection(self, host, tls)
+            while host.powered:
+                req = await read_request(reader)
+                if req is None or not host.powered:
+                    return
+                if host.latency:
+                    await asyncio.sleep(host.latency)
+                data, effect = conn.respond(req)
+                if effect == service.DROP_MID_RESPONSE:
+                    events.record(host, "dropped_mid_response")
+                    writer.write(data[: len(data) // 2])
+                    await writer.drain()
+                    writer.transport.abort()
+                    return
+                if effect == service.POWER_OFF_NOW:
+                    self._power_off(host)
+                    return
+                writer.write(data)
+                if effect == service.POWER_OFF_AFTER:
+                    await writer.drain()
+                    self._power_off(host)
+                    return
+                if writer.transport.get_write_buffer_size() > 65536:
+                    await writer.drain()
+                if req.headers.get("connection", "").lower() == "close":
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError, OSError):
+            return
+        finally:
+            conns.discard(writer)
+            try:
+                writer.close()
+            except (ConnectionError, RuntimeError, OSError):
+                pass
