@@ -61,6 +61,7 @@ class ActionModule(ActionBase):
             settings = self._connection_settings(task_vars)
             client = WSManClient(label=label, **settings)
             data = collect(client, group_tag=args["group_tag"], assigned_user=args["assigned_user"])
+            data["record"]["source"] = label  # names the host in the merge module's rejects
             result.update(data)
             result["endpoint"] = client.endpoint
             summary = data["hash_summary"]

@@ -174,6 +174,10 @@ record:
       description: O(assigned_user).
       type: str
       sample: ''
+    source:
+      description: The inventory host name, so that M(winfleet.autopilot.registration_csv) names the host in its reports.
+      type: str
+      sample: pc0042
 device:
   description: Facts about the device read with the record.
   returned: success

@@ -168,7 +168,8 @@ EXAMPLES = r"""
 
 - name: Merge what the collector read over WinRM, keep going past bad rows
   winfleet.autopilot.registration_csv:
-    records: "{{ ansible_play_hosts | map('extract', hostvars, 'hash_record') | list }}"
+    records: "{{ ansible_play_hosts_all | map('extract', hostvars, 'autopilot') | selectattr('record', 'defined')
+                 | map(attribute='record') | list }}"
     dest: "{{ campaign_dir }}/registration.csv"
     fail_on_reject: false
   delegate_to: localhost

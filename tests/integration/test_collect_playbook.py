@@ -47,8 +47,10 @@ def fault_lab(tmp_path_factory):
         inv = lab.fleet.write_inventory(
             str(work / "inventory.ini"),
             host_vars={"pc0004": {"ansible_winrm_operation_timeout_sec": 2, "ansible_winrm_read_timeout_sec": 3}})
-        rc, out, err = run_playbook(PLAYBOOK, inv, "-v", "-f", "12", "-e", "results_file=%s" % (work / "results.json"))
+        rc, out, err = run_playbook(PLAYBOOK, inv, "-v", "-f", "12", "-e", "results_file=%s" % (work / "results.json"),
+                                    "-e", "merge_dest=%s" % (work / "registration.csv"))
         results = json.loads((work / "results.json").read_text())
+        lab.merge_dest = work / "registration.csv"
         yield lab, results, rc, out + err
 
 
@@ -78,7 +80,9 @@ def test_healthy_hosts_are_unaffected(fault_lab):
         assert rec["serial_number"] == host.device.serial
         assert rec["manufacturer"] == host.device.manufacturer and rec["model"] == host.device.model
         assert rec["hardware_hash"] == hashgen.build_hash(host.device)
-        assert set(rec) == {"serial_number", "manufacturer", "model", "hardware_hash", "product_id", "group_tag", "assigned_user"}
+        assert set(rec) == {"serial_number", "manufacturer", "model", "hardware_hash", "product_id", "group_tag", "assigned_user",
+                            "source"}
+        assert rec["source"] == name
         assert res["device"]["uuid"] == host.device.uuid
         assert res["device"]["computer_name"] == host.computer_name
         assert res["device"]["os_build"] == ".".join(host.device.os_build.split(".")[:3])
@@ -165,3 +169,15 @@ def test_include_hash_false_shows_the_record(small_lab):
         assert "hardware_hash" not in res["record"]
         assert res["record"]["serial_number"] == lab.fleet.by_name[name].device.serial
         assert res["changed"] is False
+
+
+def test_collected_records_merge_into_the_upload_file(fault_lab):
+    lab, _results, rc, text = fault_lab
+    assert rc == 0, text[-3000:]
+    lines = lab.merge_dest.read_bytes().split(b"\r\n")
+    assert lines[0] == b"Device Serial Number,Windows Product ID,Hardware Hash"
+    rows = {line.split(b",")[0].decode(): line.split(b",")[2].decode() for line in lines[1:] if line}
+    assert set(rows) == {lab.fleet.by_name[n].device.serial for n in HEALTHY}
+    for name in HEALTHY:
+        device = lab.fleet.by_name[name].device
+        assert rows[device.serial] == hashgen.build_hash(device)
