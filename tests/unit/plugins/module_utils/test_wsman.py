@@ -63,7 +63,7 @@ def test_fault_error_mapping(lab, code, subcode, cls):
     f = W.Fault()
     f.wmi_code, f.subcode, f.reason = code, subcode, "why"
     err = client(lab, "pc0000").fault_error(f, "x")
-    assert type(err) is cls and err.details["error"] == cls.kind
+    assert err.__class__ is cls and err.details["error"] == cls.kind
 
 
 def test_enumerate_optimized_and_paged_agree(lab):

@@ -1,0 +1,565 @@
+# Copyright (c) 2026, winfleet.autopilot contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# PRIVATE to the winfleet.autopilot collection: this module_utils file may change
+# at any time without notice. Do not import it from outside the collection.
+
+"""Windows Autopilot registration through Microsoft Graph (logic behind the modules).
+
+Import design (docs/graph.md):
+
+* devices already registered in the tenant are ``ok`` ("Device already registered"), never re-sent;
+* the rest go to ``importedWindowsAutopilotDeviceIdentities/import`` in batches, each batch with one
+  ``importId`` derived from its content (``winfleet-<digest>``).  That id is the journal: a re-run
+  after a crash, a timeout or a lost response finds its own records and waits for them instead of
+  importing the devices a second time;
+* the wait lists the import records (1000 per page) instead of polling each device;
+* only records this module created (its ``importId`` and a serial of this run) are ever deleted.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import io
+import re
+import time
+
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import decode
+
+IMPORTED = "/deviceManagement/importedWindowsAutopilotDeviceIdentities"
+AUTOPILOT = "/deviceManagement/windowsAutopilotDeviceIdentities"
+IMPORT_PREFIX = "winfleet-"
+
+# Outcomes, in the words of the Microsoft Managed Desktop registration pages (the seed).
+READY = "Ready for user"
+ALREADY = "Device already registered"
+NOT_FOUND = "Device not found"
+BAD_HASH = "Hardware hash not valid"
+OTHER_ORG = "Device claimed by another organization"
+UNEXPECTED = "Unexpected error"
+PENDING = "Registration pending"
+FAILED = "Registration failed"
+ACTIVE = "Active"
+INACTIVE = "Inactive"
+
+MESSAGES = {
+    READY: "Registration succeeded and the device is now ready to be delivered to the end user.",
+    ALREADY: "This device is already registered to your organization. No further action required.",
+    NOT_FOUND: "We couldn't register this device because we could not find a match for the provided manufacturer, "
+               "model, or serial number. Confirm these values with your device supplier.",
+    BAD_HASH: "The hardware hash you provided for this device was not formatted correctly. Double-check the hardware "
+              "hash and then resubmit.",
+    OTHER_ORG: "This device has already been claimed by another organization. Check with your device supplier.",
+    UNEXPECTED: "Your request could not be automatically processed. Contact Support and provide the Request ID: %s",
+    PENDING: "Registration is not done yet. Check back later.",
+}
+
+ERROR_NAMES = {
+    "ztddevicealreadyassigned": ALREADY,
+    "ztddeviceassignedtoothertenant": OTHER_ORG,
+    "ztddeviceassignedtoanothertenant": OTHER_ORG,
+    "invalidztdhardwarehash": BAD_HASH,
+    "ztddevicenotfound": NOT_FOUND,
+}
+ERROR_CODES = {806: ALREADY, 808: OTHER_ORG}
+
+CSV_HEADER = ["Device Serial Number", "Windows Product ID", "Hardware Hash"]
+CSV_OPTIONAL = ["Group Tag", "Assigned User"]
+_EDM_LITERAL = re.compile(r"Cannot convert the literal '(.*)' to the expected type 'Edm.Binary'", re.S)
+_TOKEN = re.compile(r"[^\s\-]+")
+
+
+def read_registration_csv(path):
+    """Rows of a registration CSV as device dicts. Raises InputError naming the line."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as exc:
+        raise InputError("Cannot read registration CSV %s: %s" % (path, exc), path=path)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = raw.decode("utf-16")
+    else:
+        text = raw.decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""))
+    rows = [r for r in reader if any(cell.strip() for cell in r)]
+    if not rows:
+        raise InputError("Registration CSV %s is empty" % path, path=path)
+    header = [h.strip() for h in rows[0]]
+    if header[:3] != CSV_HEADER or any(h not in CSV_OPTIONAL for h in header[3:]):
+        raise InputError("Registration CSV %s line 1: header must be %r optionally followed by %r, got %r"
+                         % (path, ",".join(CSV_HEADER), ",".join(CSV_OPTIONAL), ",".join(header)), path=path)
+    out = []
+    for lineno, row in enumerate(rows[1:], start=2):
+        if len(row) > len(header):
+            raise InputError("Registration CSV %s line %d: %d columns, the header has %d"
+                             % (path, lineno, len(row), len(header)), path=path, line=lineno)
+        row = row + [""] * (len(header) - len(row))
+        rec = dict(zip(header, (c.strip() for c in row), strict=True))
+        out.append({"serial_number": rec["Device Serial Number"], "product_id": rec["Windows Product ID"],
+                    "hardware_hash": rec["Hardware Hash"], "group_tag": rec.get("Group Tag") or None,
+                    "assigned_user": rec.get("Assigned User") or None, "line": lineno})
+    return out
+
+
+def prepare(devices, group_tag=None, assigned_user=None):
+    """Validate and de-duplicate input. Returns (entries, warnings). Hashes are checked locally for a
+    warning only: the service's verdict is what counts."""
+    entries = []
+    warnings = []
+    by_serial = {}
+    for i, dev in enumerate(devices):
+        where = "line %s" % dev["line"] if dev.get("line") else "device %d" % (i + 1)
+        serial = (dev.get("serial_number") or "").strip()
+        text = dev.get("hardware_hash") or ""
+        if not serial:
+            raise InputError("%s has no serial number" % where)
+        report = decode(text, serial_number=serial)
+        key = serial.upper()
+        if key in by_serial:
+            first = by_serial[key]
+            if first["_digest"] == hashlib.sha256((report.normalized or text).encode()).hexdigest():
+                warnings.append("serial %s appears more than once in the input (%s); imported once" % (serial, where))
+            else:
+                warnings.append("serial %s appears more than once with different hashes (%s); only the first is used"
+                                % (serial, where))
+            continue
+        entry = {
+            "serial_number": serial,
+            "hash": report.normalized or text.strip(),
+            "product_key": (dev.get("product_id") or dev.get("product_key") or "").strip(),
+            "group_tag": dev.get("group_tag") if dev.get("group_tag") not in (None, "") else group_tag,
+            "assigned_user": dev.get("assigned_user") if dev.get("assigned_user") not in (None, "") else assigned_user,
+            "hash_errors": list(report.errors),
+            "hash_warnings": list(report.warnings),
+            "_digest": hashlib.sha256((report.normalized or text).encode()).hexdigest(),
+        }
+        by_serial[key] = entry
+        entries.append(entry)
+    return entries, warnings
+
+
+def serial_tokens(serial):
+    """The part of a serial to put in contains(): the service refuses hyphens and spaces break it."""
+    tokens = _TOKEN.findall(serial.replace("'", ""))
+    return max(tokens, key=len) if tokens else serial
+
+
+def find_registered(client, serials, batch_threshold=100):
+    """{SERIAL: autopilot device} for the serials that exist (exact, case-insensitive match)."""
+    wanted = {s.upper() for s in serials}
+    found = {}
+    if not wanted:
+        return found
+    if len(wanted) <= batch_threshold:
+        calls = []
+        order = sorted(wanted)
+        for s in order:
+            calls.append({"method": "GET", "url": "%s?$filter=contains(serialNumber,'%s')"
+                                                  % (AUTOPILOT, serial_tokens(s).replace("'", "''"))})
+        for serial, resp in zip(order, client.batch(calls), strict=True):
+            if resp.status != 200:
+                raise client._error("GET", AUTOPILOT, resp.status, *_code_msg(resp), resp.request_id)
+            items = list((resp.body or {}).get("value", []))
+            link = (resp.body or {}).get("@odata.nextLink")
+            if link:
+                items.extend(client.paged(link))
+            for dev in items:
+                if (dev.get("serialNumber") or "").upper() == serial:
+                    found.setdefault(serial, dev)
+        return found
+    for dev in client.paged(AUTOPILOT):
+        s = (dev.get("serialNumber") or "").upper()
+        if s in wanted:
+            found.setdefault(s, dev)
+    return found
+
+
+def _code_msg(resp):
+    from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import unwrap_error
+
+    return unwrap_error(resp.body)
+
+
+def import_id_for(batch):
+    digest = hashlib.sha256()
+    for e in batch:
+        line = "%s|%s|%s|%s\n" % (e["serial_number"].upper(), e["_digest"], e["group_tag"] or "", e["assigned_user"] or "")
+        digest.update(line.encode())
+    return IMPORT_PREFIX + digest.hexdigest()[:24]
+
+
+def outcome_of(state, request_id=None):
+    status = (state.get("deviceImportStatus") or "").lower()
+    if status == "complete":
+        return READY
+    if status in ("unknown", "pending", "partial", ""):
+        return PENDING
+    name = (state.get("deviceErrorName") or "").lower()
+    if name in ERROR_NAMES:
+        return ERROR_NAMES[name]
+    return ERROR_CODES.get(state.get("deviceErrorCode"), UNEXPECTED)
+
+
+class Registrar:
+    """Runs one import. ``sleep``/``clock`` are injectable for unit tests."""
+
+    def __init__(self, client, batch_size=500, poll_interval=15.0, wait=True, timeout=1800.0,
+                 delete_import_records=True, update_existing=False, sleep=time.sleep, clock=time.monotonic,
+                 submit_attempts=5):
+        self.client = client
+        self.batch_size = max(1, min(int(batch_size), 500))
+        self.poll_interval = float(poll_interval)
+        self.wait = wait
+        self.timeout = float(timeout)
+        self.delete_records = delete_import_records
+        self.update_existing = update_existing
+        self.sleep = sleep
+        self.clock = clock
+        self.submit_attempts = submit_attempts
+        self.warnings = []
+
+    # ---------------------------------------------------------------------------------------
+    def run(self, entries, check_mode=False):
+        results = {e["serial_number"].upper(): self._result(e) for e in entries}
+        existing = find_registered(self.client, [e["serial_number"] for e in entries])
+        own = self._own_records({e["serial_number"].upper() for e in entries})
+        to_submit = []
+        tracked = {}  # record id -> entry
+        stale = []
+        for e in entries:
+            key = e["serial_number"].upper()
+            res = results[key]
+            if key in existing:
+                dev = existing[key]
+                res.update(outcome=ALREADY, device_id=dev.get("id"), registered_group_tag=dev.get("groupTag"),
+                           registered_user=dev.get("userPrincipalName"))
+                self._maybe_update(e, dev, res, check_mode)
+                stale.extend(r for r in own.get(key, []))
+                continue
+            records = own.get(key, [])
+            live = [r for r in records if outcome_of(r["state"]) in (PENDING, READY)]
+            if live:
+                rec = live[-1]
+                tracked[rec["id"]] = e
+                res.update(import_id=rec.get("importId"), resumed=True)
+                stale.extend(r for r in records if r is not rec)
+                continue
+            stale.extend(records)
+            to_submit.append(e)
+        if check_mode:
+            for e in to_submit:
+                results[e["serial_number"].upper()].update(outcome="Would import", changed=True)
+            for rec_id, e in tracked.items():
+                results[e["serial_number"].upper()].update(outcome=PENDING, record_id=rec_id)
+            return list(results.values())
+        if stale and self.delete_records:
+            self._delete_records([r["id"] for r in stale])
+        for start in range(0, len(to_submit), self.batch_size):
+            batch = to_submit[start:start + self.batch_size]
+            for rec_id, e in self._submit(batch, results).items():
+                tracked[rec_id] = e
+        states = self._wait(tracked) if tracked else {}
+        finished = []
+        for rec_id, e in tracked.items():
+            res = results[e["serial_number"].upper()]
+            rec = states.get(rec_id)
+            if rec is None:
+                res.update(outcome=PENDING, record_id=rec_id, changed=True)
+                continue
+            st = rec["state"]
+            out = outcome_of(st, res.get("request_id"))
+            res.update(outcome=out, record_id=rec_id, error_code=st.get("deviceErrorCode") or None,
+                       error_name=st.get("deviceErrorName") if st.get("deviceErrorName") not in ("", "None") else None)
+            if out == READY:
+                res.update(device_id=st.get("deviceRegistrationId"), changed=True)
+            if out != PENDING:
+                finished.append(rec_id)
+        if self.delete_records and finished:
+            self._delete_records(finished)
+            for res in results.values():
+                if res.get("record_id") in finished:
+                    res["import_record_deleted"] = True
+        for res in results.values():
+            self._finish(res)
+        return list(results.values())
+
+    # ---------------------------------------------------------------------------------------
+    @staticmethod
+    def _result(e):
+        return {"serial_number": e["serial_number"], "outcome": None, "message": None, "changed": False,
+                "failed": False, "device_id": None, "import_id": None, "record_id": None, "error_code": None,
+                "error_name": None, "request_id": None, "group_tag": e["group_tag"], "assigned_user": e["assigned_user"],
+                "hash_errors": e["hash_errors"], "hash_warnings": e["hash_warnings"]}
+
+    @staticmethod
+    def _finish(res):
+        out = res["outcome"]
+        if out == UNEXPECTED:
+            res["message"] = MESSAGES[UNEXPECTED] % (res.get("request_id") or "unknown")
+        else:
+            res["message"] = MESSAGES.get(out)
+        res["failed"] = out in (NOT_FOUND, BAD_HASH, OTHER_ORG, UNEXPECTED, PENDING)
+        res["registered"] = out in (READY, ALREADY)
+
+    def _maybe_update(self, e, dev, res, check_mode):
+        if not self.update_existing:
+            return
+        body = {}
+        if e["group_tag"] is not None and (dev.get("groupTag") or "") != e["group_tag"]:
+            body["groupTag"] = e["group_tag"]
+        if e["assigned_user"] is not None and (dev.get("userPrincipalName") or "") != e["assigned_user"]:
+            body["userPrincipalName"] = e["assigned_user"]
+            body["addressableUserName"] = e["assigned_user"].split("@")[0]
+        if not body:
+            return
+        res.update(changed=True, updated=sorted(k for k in body if k != "addressableUserName"))
+        if not check_mode:
+            self.client.post("%s/%s/updateDeviceProperties" % (AUTOPILOT, dev["id"]), body, retry_unsafe=True)
+
+    def _own_records(self, serials):
+        own = {}
+        for rec in self.client.paged(IMPORTED):
+            if not (rec.get("importId") or "").startswith(IMPORT_PREFIX):
+                continue
+            key = (rec.get("serialNumber") or "").upper()
+            if key in serials:
+                own.setdefault(key, []).append(rec)
+        return own
+
+    def _payload(self, e, import_id):
+        item = {"@odata.type": "#microsoft.graph.importedWindowsAutopilotDeviceIdentity",
+                "serialNumber": e["serial_number"], "hardwareIdentifier": e["hash"], "importId": import_id,
+                "productKey": e["product_key"] or "", "groupTag": e["group_tag"] or ""}
+        if e["assigned_user"]:
+            item["assignedUserPrincipalName"] = e["assigned_user"]
+        return item
+
+    def _submit(self, batch, results):
+        """POST one batch; returns {record id: entry}. Handles Edm.Binary refusals and lost responses."""
+        tracked = {}
+        pending = list(batch)
+        attempts = 0
+        while pending:
+            import_id = import_id_for(pending)
+            body = {"importedWindowsAutopilotDeviceIdentities": [self._payload(e, import_id) for e in pending]}
+            try:
+                resp = self.client.post(IMPORTED + "/import", body)
+            except GraphError as exc:
+                if exc.status == 400 and "Edm.Binary" in (exc.detail or ""):
+                    bad = self._edm_culprit(exc, pending)
+                    if bad is None:
+                        if len(pending) == 1:
+                            bad = pending[0]
+                        else:  # cannot tell which one: split and try the halves separately
+                            half = len(pending) // 2
+                            tracked.update(self._submit(pending[:half], results))
+                            tracked.update(self._submit(pending[half:], results))
+                            return tracked
+                    results[bad["serial_number"].upper()].update(outcome=BAD_HASH, request_id=exc.request_id,
+                                                                 error_name="Edm.Binary")
+                    pending = [e for e in pending if e is not bad]
+                    continue
+                if not exc.ambiguous or attempts >= max(self.submit_attempts, self.client.retries):
+                    raise
+                # The service may or may not have taken the batch: look before sending it again.
+                attempts += 1
+                self.warnings.append("import request failed (%s); checking whether the service kept it" % exc.msg)
+                self.sleep(self.client._backoff(attempts, exc.retry_after))
+                found = self._records_with(import_id)
+                by_serial = {r["serialNumber"].upper(): r for r in found}
+                rest = []
+                for e in pending:
+                    rec = by_serial.get(e["serial_number"].upper())
+                    if rec is not None:
+                        tracked[rec["id"]] = e
+                        results[e["serial_number"].upper()].update(import_id=import_id, request_id=exc.request_id)
+                    else:
+                        rest.append(e)
+                pending = rest
+                continue
+            for e, rec in zip(pending, (resp.body or {}).get("value", []), strict=False):
+                tracked[rec["id"]] = e
+                results[e["serial_number"].upper()].update(import_id=import_id, request_id=resp.request_id)
+            pending = []
+        return tracked
+
+    @staticmethod
+    def _edm_culprit(exc, pending):
+        m = _EDM_LITERAL.search(exc.raw_detail or "")
+        if not m:
+            return None
+        literal = m.group(1)
+        for e in pending:
+            if e["hash"] == literal:
+                return e
+        return None
+
+    def _records_with(self, import_id):
+        return [r for r in self.client.paged(IMPORTED) if r.get("importId") == import_id]
+
+    def _wait(self, tracked):
+        """Poll the import records until none of ours is still processing (or the timeout)."""
+        deadline = self.clock() + self.timeout
+        latest = {}
+        while True:
+            waiting = 0
+            seen = set()
+            for rec in self.client.paged(IMPORTED):
+                if rec["id"] in tracked:
+                    latest[rec["id"]] = rec
+                    seen.add(rec["id"])
+                    if outcome_of(rec["state"]) == PENDING:
+                        waiting += 1
+            missing = [i for i in tracked if i not in seen]
+            for rec_id in missing:  # someone deleted it: the record's verdict is lost, look at the device
+                latest.pop(rec_id, None)
+            if not waiting or not self.wait:
+                break
+            if self.clock() + self.poll_interval > deadline:
+                break
+            self.sleep(self.poll_interval)
+        if missing:
+            found = find_registered(self.client, [tracked[i]["serial_number"] for i in missing])
+            for rec_id in missing:
+                dev = found.get(tracked[rec_id]["serial_number"].upper())
+                if dev is not None:
+                    latest[rec_id] = {"id": rec_id, "state": {"deviceImportStatus": "complete",
+                                                              "deviceRegistrationId": dev["id"]}}
+        return latest
+
+    def _delete_records(self, ids):
+        calls = [{"method": "DELETE", "url": "%s/%s" % (IMPORTED, i)} for i in ids]
+        for resp in self.client.batch(calls):
+            if resp.status >= 400 and resp.status != 404:
+                self.warnings.append("could not delete import record (HTTP %d, request-id %s)"
+                                     % (resp.status, resp.request_id))
+
+
+def summarize(results):
+    summary = {}
+    for res in results:
+        summary[res["outcome"]] = summary.get(res["outcome"], 0) + 1
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# Device status in the seed's terms
+def parse_time(text):
+    if not text or text.startswith("0001-"):
+        return None
+    try:
+        return datetime.datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=datetime.timezone.utc)
+    except ValueError:
+        return None
+
+
+def device_status(device, import_state=None, now=None, inactive_days=7):
+    """Registration pending | Registration failed | Ready for user | Active | Inactive."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if device is None:
+        if import_state is None:
+            return NOT_FOUND
+        out = outcome_of(import_state)
+        if out == PENDING:
+            return PENDING
+        if out in (READY, ALREADY):
+            return NOT_FOUND  # it was registered once and has been removed since
+        return FAILED
+    enrolled = (device.get("enrollmentState") or "").lower() == "enrolled"
+    managed = (device.get("managedDeviceId") or "").strip("0-") != ""
+    if not enrolled and not managed:
+        return READY
+    last = parse_time(device.get("lastContactedDateTime"))
+    if last is not None and now - last <= datetime.timedelta(days=inactive_days):
+        return ACTIVE
+    return INACTIVE
+
+
+def device_view(dev, status):
+    """The public shape of an Autopilot device (module return values)."""
+    return {
+        "serial_number": dev.get("serialNumber"),
+        "found": True,
+        "status": status,
+        "id": dev.get("id"),
+        "group_tag": dev.get("groupTag") or "",
+        "purchase_order_id": dev.get("purchaseOrderIdentifier") or "",
+        "assigned_user": dev.get("userPrincipalName") or "",
+        "display_name": dev.get("displayName") or "",
+        "manufacturer": dev.get("manufacturer") or "",
+        "model": dev.get("model") or "",
+        "enrollment_state": dev.get("enrollmentState"),
+        "last_contacted": None if not parse_time(dev.get("lastContactedDateTime")) else dev.get("lastContactedDateTime"),
+        "deployment_profile_status": dev.get("deploymentProfileAssignmentStatus"),
+        "azure_ad_device_id": dev.get("azureActiveDirectoryDeviceId") or dev.get("azureAdDeviceId"),
+        "managed_device_id": None if (dev.get("managedDeviceId") or "").strip("0-") == "" else dev.get("managedDeviceId"),
+    }
+
+
+def device_info(client, serials=None, include_import_state=True, inactive_days=7, now=None):
+    """Devices by serial (exact match on the client side), or every device when ``serials`` is None."""
+    if serials is None:
+        found = {}
+        for dev in client.paged(AUTOPILOT):
+            found.setdefault((dev.get("serialNumber") or "").upper(), dev)
+        order = [found[k].get("serialNumber") for k in found]
+    else:
+        order = []
+        seen = set()
+        for s in serials:
+            if s.strip() and s.strip().upper() not in seen:
+                seen.add(s.strip().upper())
+                order.append(s.strip())
+        found = find_registered(client, order)
+    imports = {}
+    missing = [s for s in order if s.upper() not in found]
+    if include_import_state and missing:
+        wanted = {s.upper() for s in missing}
+        for rec in client.paged(IMPORTED):
+            key = (rec.get("serialNumber") or "").upper()
+            if key in wanted:
+                imports[key] = rec  # the latest listed wins
+    out = []
+    for s in order:
+        dev = found.get(s.upper())
+        rec = imports.get(s.upper())
+        status = device_status(dev, rec["state"] if rec else None, now=now, inactive_days=inactive_days)
+        if dev is not None:
+            out.append(device_view(dev, status))
+        else:
+            entry = {"serial_number": s, "found": False, "status": status, "id": None}
+            if rec is not None:
+                st = rec["state"]
+                entry["import_state"] = {"status": st.get("deviceImportStatus"), "error_code": st.get("deviceErrorCode"),
+                                         "error_name": st.get("deviceErrorName"),
+                                         "outcome": outcome_of(st)}
+            out.append(entry)
+    return out
+
+
+def find_one(client, serial_number=None, device_id=None):
+    """One Autopilot device by id or exact serial, or None."""
+    if device_id:
+        try:
+            return client.get("%s/%s" % (AUTOPILOT, device_id))
+        except GraphError as exc:
+            if exc.status == 404:
+                return None
+            raise
+    return find_registered(client, [serial_number]).get(serial_number.upper())
+
+
+def wait_gone(client, device_id, timeout, interval, sleep=time.sleep, clock=time.monotonic):
+    """Wait for an asynchronous Autopilot deletion to finish. True when gone."""
+    deadline = clock() + timeout
+    while True:
+        if find_one(client, device_id=device_id) is None:
+            return True
+        if clock() + interval > deadline:
+            return False
+        sleep(interval)

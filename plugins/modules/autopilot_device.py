@@ -1,0 +1,230 @@
+#!/usr/bin/python
+# Copyright (c) 2026, winfleet.autopilot contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: autopilot_device
+short_description: Manage a registered Windows Autopilot device (group tag, user, name, removal)
+version_added: 0.1.0
+description:
+  - Sets the group tag, the assigned user and the display name of a Windows Autopilot device
+    (C(updateDeviceProperties)), or removes the device from Windows Autopilot.
+  - Devices are registered with M(winfleet.autopilot.autopilot_import); this module does not create them.
+  - Removal is asynchronous in the service; the module waits until the device is gone (O(wait)). The service
+    refuses to remove a device that is still enrolled in Intune; delete the Intune managed device first.
+  - Needs the application permission C(DeviceManagementServiceConfig.ReadWrite.All).
+extends_documentation_fragment:
+  - winfleet.autopilot.graph.MODULES
+  - winfleet.autopilot._attributes
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+  idempotent:
+    support: full
+options:
+  serial_number:
+    description:
+      - Serial number of the device (matched exactly, case-insensitive).
+      - One of O(serial_number) and O(id) is required.
+    type: str
+  id:
+    description:
+      - Windows Autopilot device ID.
+    type: str
+  state:
+    description:
+      - V(present) updates the properties given; V(absent) removes the device from Windows Autopilot.
+    type: str
+    choices: [present, absent]
+    default: present
+  group_tag:
+    description:
+      - Group tag (Order ID). V("") clears it. Left alone when not given.
+    type: str
+  assigned_user:
+    description:
+      - User principal name to assign. V("") removes the assignment. Left alone when not given.
+    type: str
+  display_name:
+    description:
+      - Name the device gets during deployment. Left alone when not given.
+    type: str
+  wait:
+    description:
+      - With O(state=absent), wait until the service has removed the device.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for the removal.
+    type: float
+    default: 600
+  poll_interval:
+    description:
+      - Seconds between two looks while waiting.
+    type: float
+    default: 10
+seealso:
+  - module: winfleet.autopilot.autopilot_import
+  - module: winfleet.autopilot.autopilot_device_info
+author:
+  - Winfleet Autopilot Maintainers (@winfleet)
+"""
+
+EXAMPLES = r"""
+- name: Tag a device for Microsoft Managed Desktop and assign its user
+  winfleet.autopilot.autopilot_device:
+    serial_number: PF3ABCDE
+    group_tag: Microsoft365Managed_Autopilot
+    assigned_user: alice@contoso.com
+    display_name: CONTOSO-PF3ABCDE
+
+- name: Remove a retired device from Windows Autopilot
+  winfleet.autopilot.autopilot_device:
+    serial_number: 5CG1234XYZ
+    state: absent
+"""
+
+RETURN = r"""
+device:
+  description: The device after the change (in check mode, as it would be). Empty after removal.
+  returned: always
+  type: dict
+  contains:
+    serial_number:
+      description: Serial number.
+      type: str
+    id:
+      description: Windows Autopilot device ID.
+      type: str
+    group_tag:
+      description: Group tag.
+      type: str
+    assigned_user:
+      description: Assigned user principal name.
+      type: str
+    display_name:
+      description: Display name.
+      type: str
+    status:
+      description: Status in the registration pages' words (C(Ready for user), C(Active), C(Inactive)).
+      type: str
+removed:
+  description: Whether the service finished removing the device (with O(state=absent)).
+  returned: when state is absent and the device existed
+  type: bool
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
+    AUTOPILOT,
+    device_status,
+    device_view,
+    find_one,
+    wait_gone,
+)
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
+    GraphError,
+    GraphPermissionError,
+    argument_spec,
+    client_from_module,
+)
+
+PERMISSION = "DeviceManagementServiceConfig.ReadWrite.All"
+FIELDS = (("group_tag", "groupTag"), ("assigned_user", "userPrincipalName"), ("display_name", "displayName"))
+
+
+def _view(dev):
+    v = device_view(dev, device_status(dev))
+    return {k: v[k] for k in ("serial_number", "id", "group_tag", "assigned_user", "display_name", "status")}
+
+
+def run(module, client):
+    p = module.params
+    dev = find_one(client, p["serial_number"], p["id"])
+    who = p["id"] or p["serial_number"]
+    if p["state"] == "absent":
+        if dev is None:
+            module.exit_json(changed=False, device={})
+        before = _view(dev)
+        result = {"changed": True, "device": {}}
+        if module._diff:
+            result["diff"] = {"before": before, "after": {}}
+        if module.check_mode:
+            module.exit_json(**result)
+        try:
+            client.delete("%s/%s" % (AUTOPILOT, dev["id"]))
+        except GraphError as exc:
+            if exc.status == 400 and "Cannot find device" in (exc.detail or ""):
+                module.exit_json(changed=False, device={})  # gone meanwhile (or a retried delete)
+            raise
+        result["removed"] = False
+        if p["wait"]:
+            result["removed"] = wait_gone(client, dev["id"], p["wait_timeout"], p["poll_interval"])
+            if not result["removed"]:
+                module.fail_json(msg="Windows Autopilot device %s was not removed within %s seconds; the service "
+                                     "removes devices asynchronously, run again later" % (who, p["wait_timeout"]),
+                                 **result)
+        module.exit_json(**result)
+    if dev is None:
+        module.fail_json(msg="Device not found: %s is not registered in Windows Autopilot; register it with "
+                             "winfleet.autopilot.autopilot_import" % who, status="Device not found")
+    body = {}
+    for opt, field in FIELDS:
+        if p[opt] is not None and (dev.get(field) or "") != p[opt]:
+            body[field] = p[opt]
+    if "userPrincipalName" in body:
+        body["addressableUserName"] = body["userPrincipalName"].split("@")[0] if body["userPrincipalName"] else ""
+    before = _view(dev)
+    after = dict(before)
+    for opt, field in FIELDS:
+        if field in body:
+            after[opt] = body[field]
+    result = {"changed": bool(body), "device": after}
+    if module._diff:
+        result["diff"] = {"before": before, "after": after}
+    if body and not module.check_mode:
+        client.post("%s/%s/updateDeviceProperties" % (AUTOPILOT, dev["id"]), body, retry_unsafe=True)
+        fresh = find_one(client, device_id=dev["id"])
+        if fresh is not None:
+            result["device"] = _view(fresh)
+    module.exit_json(**result)
+
+
+def main():
+    spec = argument_spec(
+        serial_number=dict(type="str"),
+        id=dict(type="str"),
+        state=dict(type="str", choices=["present", "absent"], default="present"),
+        group_tag=dict(type="str"),
+        assigned_user=dict(type="str"),
+        display_name=dict(type="str"),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="float", default=600),
+        poll_interval=dict(type="float", default=10),
+    )
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           required_one_of=[("serial_number", "id")],
+                           mutually_exclusive=[("client_secret", "client_certificate_path")])
+    try:
+        client = client_from_module(module)
+        try:
+            run(module, client)
+        except GraphPermissionError as exc:
+            exc.msg = ("Missing permission: autopilot_device needs the application permission %s with admin consent. %s"
+                       % (PERMISSION, exc.msg))
+            exc.details["required_permissions"] = [PERMISSION]
+            raise
+    except WinfleetError as exc:
+        exc.fail(module)
+
+
+if __name__ == "__main__":
+    main()

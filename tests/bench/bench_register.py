@@ -1,0 +1,182 @@
+# Copyright (c) 2026, winfleet.autopilot contributors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Register 10,000 devices against the Graph lab: the collection's batched /import versus one POST per
+device with polling (what Get-WindowsAutoPilotInfo -Online does), side by side in the same run.
+
+Both run against a fresh lab with the documented limits (100 writes / 20 s per app, 1000 requests /
+20 s per app, 1000-item pages) and a 60 s processing delay, on a clock 100 times faster than real
+time (``--time-scale 0.01``): every documented duration, Retry-After and poll interval is scaled the
+same way for both sides.  Requests are counted by the lab.  Exit status 0 when both sides registered
+every device exactly once; the ratios are printed against the goals (>= 50x fewer requests, >= 20x
+less wall time) and enforced with ``--enforce-goals``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import pathlib
+import sys
+import tempfile
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+for p in (REPO / "tests" / "lab", REPO / ".build" / "collections"):
+    if str(p) not in sys.path:
+        sys.path.insert(0, str(p))
+
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import Registrar, prepare  # noqa: E402
+from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphClient  # noqa: E402
+from winfleet_lab import hashgen  # noqa: E402
+from winfleet_lab.graph import GraphLab  # noqa: E402
+
+IMPORTED = "/deviceManagement/importedWindowsAutopilotDeviceIdentities"
+AUTOPILOT = "/deviceManagement/windowsAutopilotDeviceIdentities"
+
+
+def make_fleet(count):
+    return [{"serial_number": d.serial, "hardware_hash": hashgen.build_hash(d), "product_id": ""}
+            for d in hashgen.fleet(2026, count, vm_every=0)]
+
+
+def client_for(lab, scale):
+    params = dict(lab.connection(), backoff_delay=2.0 * scale, backoff_max_delay=60.0 * scale, backoff_retries=50,
+                  timeout=120)
+    return GraphClient(params)
+
+
+def run_collection(lab, fleet, scale):
+    start = time.monotonic()
+    client = client_for(lab, scale)
+    entries, _warnings = prepare(fleet)  # the module decodes every hash locally first: timed too
+    reg = Registrar(client, batch_size=500, poll_interval=15.0 * scale, wait=True, timeout=3600,
+                    delete_import_records=False)
+    results = reg.run(entries)
+    wall = time.monotonic() - start
+    ok = sum(1 for r in results if r["outcome"] == "Ready for user")
+    return wall, ok, client
+
+
+def run_cleanup(lab, fleet, scale):
+    """Optional part of the collection's run: delete its own import records (one write per device)."""
+    client = client_for(lab, scale)
+    reg = Registrar(client)
+    start = time.monotonic()
+    own = reg._own_records({d["serial_number"].upper() for d in fleet})
+    ids = [r["id"] for recs in own.values() for r in recs]
+    reg._delete_records(ids)
+    return time.monotonic() - start, len(ids)
+
+
+def run_baseline(lab, fleet, scale, poll=30.0):
+    """One POST per device, then poll each import record every 30 s while any is 'unknown', then look up each
+    registered device (Get-WindowsAutoPilotInfo.ps1 3.x -Online)."""
+    start = time.monotonic()
+    client = client_for(lab, scale)
+    ids = {}
+    for d in fleet:
+        body = {"@odata.type": "#microsoft.graph.importedWindowsAutopilotDeviceIdentity", "serialNumber": d["serial_number"],
+                "hardwareIdentifier": d["hardware_hash"], "productKey": "", "groupTag": "",
+                "state": {"deviceImportStatus": "pending", "deviceRegistrationId": "", "deviceErrorCode": 0,
+                          "deviceErrorName": ""}}
+        rec = client.post(IMPORTED, body, retry_unsafe=True).body
+        ids[rec["id"]] = d["serial_number"]
+    states = {}
+    while True:
+        processing = 0
+        for rec_id in ids:
+            rec = client.get("%s/%s" % (IMPORTED, rec_id))
+            states[rec_id] = rec["state"]
+            if rec["state"]["deviceImportStatus"] == "unknown":
+                processing += 1
+        if not processing:
+            break
+        time.sleep(poll * scale)
+    visible = 0
+    for st in states.values():
+        if st["deviceImportStatus"] == "complete":
+            client.get("%s/%s" % (AUTOPILOT, st["deviceRegistrationId"]))
+            visible += 1
+    return time.monotonic() - start, visible, client
+
+
+def graph_requests(lab):
+    c = lab.stats()["counters"]
+    return c.get("graph", 0), c.get("throttled", 0)
+
+
+def check_lab(lab, fleet):
+    stats = lab.stats()
+    serials = sorted(d["serialNumber"] for d in lab.service.store.data["autopilot"].values())
+    lost = len({f["serial_number"] for f in fleet} - set(serials))
+    dup_devices = len(serials) - len(set(serials))
+    return lost, dup_devices, stats["created_by_serial_max"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--devices", type=int, default=10000)
+    ap.add_argument("--time-scale", type=float, default=0.01)
+    ap.add_argument("--processing-delay", type=float, default=60.0)
+    ap.add_argument("--cleanup", action="store_true", help="also time the deletion of the import records")
+    ap.add_argument("--enforce-goals", action="store_true", help="exit 1 when a ratio misses its goal")
+    args = ap.parse_args(argv)
+    scale = args.time_scale
+    settings = {"time_scale": scale, "processing_delay": args.processing_delay}
+    t0 = time.monotonic()
+    fleet = make_fleet(args.devices)
+    print("bench_register: %d devices (hashes built in %.1f s); lab clock x%g; write limit 100/20 s per app; "
+          "processing delay %g s (service time)" % (len(fleet), time.monotonic() - t0, 1 / scale, args.processing_delay))
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="bench-register-") as tmp:
+        labs = {}
+        rows = {}
+        for name in ("collection", "baseline"):
+            lab = GraphLab(pathlib.Path(tmp) / name, **settings).start()
+            labs[name] = lab
+        try:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                wall, ok, client = pool.submit(run_collection, labs["collection"], fleet, scale).result()
+            req, thr = graph_requests(labs["collection"])
+            rows["collection"] = (req, wall, ok, thr, client.stats)
+            wall_b, ok_b, client_b = run_baseline(labs["baseline"], fleet, scale)
+            req_b, thr_b = graph_requests(labs["baseline"])
+            rows["baseline"] = (req_b, wall_b, ok_b, thr_b, client_b.stats)
+            for name, lab in labs.items():
+                lost, dups, max_created = check_lab(lab, fleet)
+                print("  %-10s registered %5d  lost %d  duplicated %d  import records per device (max) %d"
+                      % (name, len(fleet) - lost, lost, dups, max_created))
+                if lost or dups or max_created != 1:
+                    failures.append("%s lost %d / duplicated %d / max import records per device %d"
+                                    % (name, lost, dups, max_created))
+            if args.cleanup:
+                cwall, n = run_cleanup(labs["collection"], fleet, scale)
+                req_c, _ = graph_requests(labs["collection"])
+                print("  cleanup (delete_import_records=true): %d records, %d requests, %.1f s wall"
+                      % (n, req_c - rows["collection"][0], cwall))
+        finally:
+            for lab in labs.values():
+                lab.stop()
+    print("  %-34s %10s %10s %10s %8s" % ("", "requests", "wall s", "throttled", "ok"))
+    print("  %-34s %10d %10.1f %10d %8d" % ("collection (/import, batches 500)", rows["collection"][0],
+                                            rows["collection"][1], rows["collection"][3], rows["collection"][2]))
+    print("  %-34s %10d %10.1f %10d %8d" % ("one POST per device + polling", rows["baseline"][0], rows["baseline"][1],
+                                            rows["baseline"][3], rows["baseline"][2]))
+    req_ratio = rows["baseline"][0] / max(1, rows["collection"][0])
+    wall_ratio = rows["baseline"][1] / max(1e-9, rows["collection"][1])
+    print("  ratios: %.0fx fewer Graph requests, %.1fx less wall time (goals: >= 50x, >= 20x)" % (req_ratio, wall_ratio))
+    if rows["collection"][2] != len(fleet) or rows["baseline"][2] != len(fleet):
+        failures.append("not every device registered")
+    goals = {"requests >= 50x": req_ratio >= 50, "wall time >= 20x": wall_ratio >= 20}
+    print("  goals: " + ", ".join("%s %s" % (k, "met" if v else "NOT met") for k, v in goals.items()))
+    if args.enforce_goals:
+        failures += [k for k, v in goals.items() if not v]
+    for f in failures:
+        print("  FAIL: %s" % f)
+    # Exit 1 only for correctness (lost or duplicated devices) unless --enforce-goals.
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

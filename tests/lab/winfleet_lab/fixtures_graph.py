@@ -1,0 +1,140 @@
+# Copyright (c) 2026, winfleet.autopilot contributors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Reusable pytest helpers for the Graph lab: start it, seed it, write CSVs, run playbooks.
+
+Import the fixtures into a test module (``from winfleet_lab.fixtures_graph import graph_lab``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from winfleet_lab import hashgen
+from winfleet_lab.graph import GraphLab
+
+REPO = pathlib.Path(__file__).resolve().parents[3]
+COLLECTIONS = REPO / ".build" / "collections"
+VENV_BIN = pathlib.Path(sys.executable).parent
+
+# Fast settings for tests: the documented numbers, one hundred times faster, and a 0.2 s processing delay.
+FAST = {"time_scale": 0.01, "processing_delay": 20.0, "delete_delay": 10.0}
+
+
+def start_lab(directory, **settings):
+    cfg = dict(FAST)
+    cfg.update(settings)
+    return GraphLab(directory, **cfg).start()
+
+
+@pytest.fixture
+def graph_lab(tmp_path):
+    lab = start_lab(tmp_path / "graph-lab")
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+def devices(seed, count):
+    """``count`` lab devices as dicts with their hashes (the registration CSV's content)."""
+    out = []
+    for dev in hashgen.fleet(seed, count, vm_every=0):
+        out.append({"serial_number": dev.serial, "hardware_hash": hashgen.build_hash(dev), "device": dev})
+    return out
+
+
+def write_csv(path, rows, group_tag=False, user=False):
+    """A registration CSV in the merge module's format (ASCII, CRLF, no quotes)."""
+    header = "Device Serial Number,Windows Product ID,Hardware Hash"
+    if group_tag or user:
+        header += ",Group Tag"
+    if user:
+        header += ",Assigned User"
+    lines = [header]
+    for r in rows:
+        cells = [r["serial_number"], r.get("product_id", ""), r["hardware_hash"]]
+        if group_tag or user:
+            cells.append(r.get("group_tag") or "")
+        if user:
+            cells.append(r.get("assigned_user") or "")
+        lines.append(",".join(cells))
+    pathlib.Path(path).write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
+    return path
+
+
+def playbook_env(extra=None):
+    env = dict(os.environ)
+    env.update({
+        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_LOCALHOST_WARNING": "0",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "PATH": "%s:%s" % (VENV_BIN, env.get("PATH", "")),
+        "NO_PROXY": "127.0.0.1,localhost",
+    })
+    for k in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        env.pop(k, None)
+    env.update(extra or {})
+    return env
+
+
+def run_playbook(playbook, workdir, extravars, env=None, check=False, diff=False, popen=False):
+    """Run ``ansible-playbook`` (the venv's) on localhost; ``extravars`` go in as a JSON file.
+    Returns the CompletedProcess (or the Popen with ``popen=True``)."""
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    varfile = workdir / ("vars-%d.json" % len(list(workdir.glob("vars-*.json"))))
+    varfile.write_text(json.dumps(extravars))
+    os.chmod(varfile, 0o600)
+    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+           "-e", "@%s" % varfile]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if popen:
+        return subprocess.Popen(cmd, env=playbook_env(env), cwd=str(workdir), stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.run(cmd, env=playbook_env(env), cwd=str(workdir), capture_output=True, text=True, timeout=300,
+                          check=False)
+
+
+def kill_tree(pid):
+    """SIGKILL a process and all its descendants (ansible-playbook's workers call setsid, so a process
+    group kill would leave the running module alive)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return
+    seen = {}
+    # Stop everything first (so nothing forks a new worker while we look), then kill.
+    for _round in range(3):
+        for p in [root, *root.children(recursive=True)]:
+            if p.pid not in seen:
+                seen[p.pid] = p
+                try:
+                    p.suspend()
+                except psutil.NoSuchProcess:
+                    pass
+    for p in seen.values():
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(list(seen.values()), timeout=15)
+
+
+def lab_vars(lab, app="registrar"):
+    """Extra vars the test playbooks use for module_defaults."""
+    return {"graph": lab.connection(app)}

@@ -1,0 +1,84 @@
+# Copyright (c) 2026, winfleet.autopilot contributors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Pure parts of the registration logic: CSV input, de-duplication, outcome and status mapping."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _autopilot as ap
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
+from winfleet_lab.fixtures_graph import devices, write_csv
+
+
+def test_reads_the_merge_modules_csv(tmp_path):
+    rows = devices(1, 2)
+    rows[0]["group_tag"] = "Order-7"
+    rows[1]["assigned_user"] = "alice@contoso.com"
+    out = ap.read_registration_csv(write_csv(tmp_path / "r.csv", rows, group_tag=True, user=True))
+    assert [d["serial_number"] for d in out] == [r["serial_number"] for r in rows]
+    assert out[0]["group_tag"] == "Order-7" and out[0]["assigned_user"] is None
+    assert out[1]["assigned_user"] == "alice@contoso.com" and out[1]["line"] == 3
+
+
+@pytest.mark.parametrize("header", ["Serial,Hash", "Device Serial Number,Windows Product ID,Hardware Hash,Extra"])
+def test_bad_header_names_line_one(tmp_path, header):
+    p = tmp_path / "bad.csv"
+    p.write_bytes((header + "\r\nA,,B\r\n").encode())
+    with pytest.raises(InputError, match="line 1"):
+        ap.read_registration_csv(str(p))
+
+
+def test_prepare_dedupes_pads_and_keeps_the_service_in_charge():
+    rows = devices(2, 2)
+    unpadded = rows[1]["hardware_hash"].rstrip("=")
+    entries, warnings = ap.prepare([rows[0], dict(rows[0]), {"serial_number": rows[1]["serial_number"],
+                                                              "hardware_hash": unpadded}], group_tag="G")
+    assert len(entries) == 2 and "imported once" in warnings[0]
+    assert entries[1]["hash"] == rows[1]["hardware_hash"]  # padded again
+    assert entries[0]["group_tag"] == "G"
+    junk, _ = ap.prepare([{"serial_number": "X1", "hardware_hash": "not base64!"}])
+    assert junk[0]["hash_errors"] and junk[0]["hash"] == "not base64!"  # sent anyway: the service decides
+
+
+def test_import_id_depends_on_content_only():
+    a, _ = ap.prepare(devices(3, 3))
+    b, _ = ap.prepare(devices(3, 3))
+    assert ap.import_id_for(a) == ap.import_id_for(b)
+    assert ap.import_id_for(a) != ap.import_id_for(a[:2])
+    assert ap.import_id_for(a).startswith(ap.IMPORT_PREFIX)
+
+
+@pytest.mark.parametrize("state,outcome", [
+    ({"deviceImportStatus": "unknown"}, ap.PENDING),
+    ({"deviceImportStatus": "complete", "deviceErrorName": "None"}, ap.READY),
+    ({"deviceImportStatus": "error", "deviceErrorCode": 806, "deviceErrorName": "ZtdDeviceAlreadyAssigned"}, ap.ALREADY),
+    ({"deviceImportStatus": "error", "deviceErrorCode": 808, "deviceErrorName": ""}, ap.OTHER_ORG),
+    ({"deviceImportStatus": "error", "deviceErrorName": "ZtdDeviceAssignedToAnotherTenant"}, ap.OTHER_ORG),
+    ({"deviceImportStatus": "error", "deviceErrorName": "InvalidZtdHardwareHash"}, ap.BAD_HASH),
+    ({"deviceImportStatus": "error", "deviceErrorName": "StorageError"}, ap.UNEXPECTED),
+])
+def test_outcomes_in_the_seeds_words(state, outcome):
+    assert ap.outcome_of(state) == outcome
+
+
+def test_serial_token_avoids_hyphens_and_spaces():
+    assert ap.serial_tokens("VMware-56 4d 1a2b3c4d5e6f") == "1a2b3c4d5e6f"
+    assert ap.serial_tokens("1234-5678-901234") == "901234"
+    assert ap.serial_tokens("PF3ABCDE") == "PF3ABCDE"
+
+
+def test_device_status():
+    now = datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC)
+    ready = {"enrollmentState": "notContacted", "managedDeviceId": "00000000-0000-0000-0000-000000000000"}
+    assert ap.device_status(ready, now=now) == ap.READY
+    active = {"enrollmentState": "enrolled", "lastContactedDateTime": "2026-11-18T10:00:00Z"}
+    assert ap.device_status(active, now=now) == ap.ACTIVE
+    stale = {"enrollmentState": "enrolled", "lastContactedDateTime": "2026-11-10T10:00:00Z"}
+    assert ap.device_status(stale, now=now) == ap.INACTIVE
+    assert ap.device_status(None, {"deviceImportStatus": "unknown"}) == ap.PENDING
+    assert ap.device_status(None, {"deviceImportStatus": "error", "deviceErrorCode": 808}) == ap.FAILED
+    assert ap.device_status(None, {"deviceImportStatus": "complete"}) == ap.NOT_FOUND
+    assert ap.device_status(None) == ap.NOT_FOUND
