@@ -54,7 +54,7 @@ def test_register_outcomes_and_idempotence(graph_lab, tmp_path):
     flaky = devices(5, 1)[0]
     lab.service.storage_error_serials.add(flaky["serial_number"].upper())
 
-    first, _ = _import(lab, tmp_path, "seed", device_list=[{k: already[k] for k in ("serial_number", "hardware_hash")}])
+    first, _unused = _import(lab, tmp_path, "seed", device_list=[{k: already[k] for k in ("serial_number", "hardware_hash")}])
     assert first["changed"] is True
 
     rows = [*good, foreign, already, damaged, placeholder, garbage, flaky]
@@ -91,7 +91,7 @@ def test_register_outcomes_and_idempotence(graph_lab, tmp_path):
     lab.service.store.delete("foreign", foreign["serial_number"].upper())
     ok_rows = [*good, already]
     csv2 = write_csv(tmp_path / "registration2.csv", ok_rows)
-    again, _ = _import(lab, tmp_path, "run2", csv=str(csv2), group_tag="Order-42")
+    again, _unused = _import(lab, tmp_path, "run2", csv=str(csv2), group_tag="Order-42")
     assert again["changed"] is False
     assert again.get("failed") is not True
     assert set(again["summary"]) == {"Device already registered"}
@@ -131,7 +131,7 @@ def test_throttling_and_503_storm_lose_nothing(tmp_path):
         lab.service.add_fault({"status": 500, "match": r"\$batch|importedWindowsAutopilotDeviceIdentities/",
                                "method": "DELETE", "times": 3})
         csv_path = write_csv(tmp_path / "r.csv", rows)
-        result, _ = _import(lab, tmp_path, "storm", csv=str(csv_path), batch_size=4)
+        result, _unused = _import(lab, tmp_path, "storm", csv=str(csv_path), batch_size=4)
         assert result.get("failed") is not True, result.get("msg")
         assert result["summary"] == {"Ready for user": 30}
         stats = lab.stats()
@@ -150,7 +150,7 @@ def test_token_expiry_mid_run(graph_lab, tmp_path):
     lab = graph_lab
     rows = devices(31, 5)
     lab.service.add_fault({"kind": "expire_tokens", "after": 3})
-    result, _ = _import(lab, tmp_path, "expiry", csv=str(write_csv(tmp_path / "r.csv", rows)))
+    result, _unused = _import(lab, tmp_path, "expiry", csv=str(write_csv(tmp_path / "r.csv", rows)))
     assert result.get("failed") is not True, result.get("msg")
     assert result["summary"] == {"Ready for user": 5}
     assert result["graph"]["token_refreshes"] == 1
@@ -203,7 +203,7 @@ def test_resume_after_killed_run_and_lab_crash(tmp_path):
         assert not out.exists()
         lab.restart(crash=True)
         lab.service.cfg.processing_delay = 20.0
-        result, _ = _import(lab, tmp_path, "resumed", csv=str(csv_path), batch_size=5)
+        result, _unused = _import(lab, tmp_path, "resumed", csv=str(csv_path), batch_size=5)
         assert result.get("failed") is not True, result.get("msg")
         assert result["summary"] == {"Ready for user": 12}
         assert result["changed"] is True

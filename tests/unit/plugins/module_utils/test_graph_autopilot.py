@@ -34,18 +34,18 @@ def test_bad_header_names_line_one(tmp_path, header):
 def test_prepare_dedupes_pads_and_keeps_the_service_in_charge():
     rows = devices(2, 2)
     unpadded = rows[1]["hardware_hash"].rstrip("=")
-    entries, warnings = ap.prepare([rows[0], dict(rows[0]), {"serial_number": rows[1]["serial_number"],
-                                                              "hardware_hash": unpadded}], group_tag="G")
+    third = {"serial_number": rows[1]["serial_number"], "hardware_hash": unpadded}
+    entries, warnings = ap.prepare([rows[0], dict(rows[0]), third], group_tag="G")
     assert len(entries) == 2 and "imported once" in warnings[0]
     assert entries[1]["hash"] == rows[1]["hardware_hash"]  # padded again
     assert entries[0]["group_tag"] == "G"
-    junk, _ = ap.prepare([{"serial_number": "X1", "hardware_hash": "not base64!"}])
+    junk, _unused = ap.prepare([{"serial_number": "X1", "hardware_hash": "not base64!"}])
     assert junk[0]["hash_errors"] and junk[0]["hash"] == "not base64!"  # sent anyway: the service decides
 
 
 def test_import_id_depends_on_content_only():
-    a, _ = ap.prepare(devices(3, 3))
-    b, _ = ap.prepare(devices(3, 3))
+    a, _unused = ap.prepare(devices(3, 3))
+    b, _unused = ap.prepare(devices(3, 3))
     assert ap.import_id_for(a) == ap.import_id_for(b)
     assert ap.import_id_for(a) != ap.import_id_for(a[:2])
     assert ap.import_id_for(a).startswith(ap.IMPORT_PREFIX)

@@ -101,7 +101,7 @@ def test_exponential_backoff_without_retry_after_is_capped():
 
 
 def test_retries_give_up_with_request_id():
-    client, _sess, _ = make([FakeResponse(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}})] * 5)
+    client, _sess, _unused = make([FakeResponse(503, {"error": {"code": "ServiceUnavailable", "message": "busy"}})] * 5)
     with pytest.raises(GraphError) as exc:
         client.get("/deviceManagement/x")
     assert exc.value.status == 503 and exc.value.request_id == "rid-503"
@@ -109,21 +109,21 @@ def test_retries_give_up_with_request_id():
 
 
 def test_unsafe_post_is_not_replayed_after_a_5xx():
-    client, sess, _ = make([FakeResponse(503)])
+    client, sess, _unused = make([FakeResponse(503)])
     with pytest.raises(GraphError) as exc:
         client.post("/import", {"a": 1})
     assert exc.value.ambiguous is True and len(sess.calls) == 1
 
 
 def test_post_is_retried_after_429():
-    client, sess, _ = make([FakeResponse(429, None, {"Retry-After": "1"}), FakeResponse(200, {"ok": 1})])
+    client, sess, _unused = make([FakeResponse(429, None, {"Retry-After": "1"}), FakeResponse(200, {"ok": 1})])
     assert client.post("/import", {"a": 1}).body == {"ok": 1}
     assert len(sess.calls) == 2
 
 
 def test_expired_token_is_refreshed_once():
-    client, sess, _ = make([FakeResponse(401, {"error": {"code": "InvalidAuthenticationToken"}}),
-                            FakeResponse(200, {"v": 1})])
+    client, sess, _unused = make([FakeResponse(401, {"error": {"code": "InvalidAuthenticationToken"}}),
+                                  FakeResponse(200, {"v": 1})])
     assert client.get("/x") == {"v": 1}
     first = sess.calls[0][2]["headers"]["Authorization"]
     second = sess.calls[1][2]["headers"]["Authorization"]
@@ -131,7 +131,7 @@ def test_expired_token_is_refreshed_once():
 
 
 def test_paging_follows_next_link_but_never_off_host():
-    client, _sess, _ = make([
+    client, _sess, _unused = make([
         FakeResponse(200, {"value": [1, 2], "@odata.nextLink": "https://graph.example.test/beta/x?$skiptoken=2"}),
         FakeResponse(200, {"value": [3], "@odata.nextLink": "https://evil.example.test/beta/x?$skiptoken=3"}),
     ])
@@ -143,7 +143,7 @@ def test_403_is_a_permission_error_with_unwrapped_intune_message():
     wrapped = json.dumps({"_version": 3, "Message": "Application is not authorized. Application must have one of the "
                           "following scopes: DeviceManagementServiceConfig.ReadWrite.All - Operation ID (for customer "
                           "support): 0 - Activity ID: 1 - Url: https://fef/x"})
-    client, _sess, _ = make([FakeResponse(403, {"error": {"code": "Forbidden", "message": wrapped}})])
+    client, _sess, _unused = make([FakeResponse(403, {"error": {"code": "Forbidden", "message": wrapped}})])
     with pytest.raises(GraphPermissionError) as exc:
         client.get("/x")
     assert "DeviceManagementServiceConfig.ReadWrite.All" in exc.value.msg
@@ -151,7 +151,7 @@ def test_403_is_a_permission_error_with_unwrapped_intune_message():
 
 
 def test_bad_secret_reports_aadsts():
-    client, _sess, _ = make([], client_secret="bad")
+    client, _sess, _unused = make([], client_secret="bad")
     with pytest.raises(GraphAuthError) as exc:
         client.get("/x")
     assert "invalid_client" in exc.value.msg and "AADSTS7000215" in (exc.value.code or "")
