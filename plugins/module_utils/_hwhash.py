@@ -65,6 +65,10 @@ _STRING_TYPES = {
     T_PKID: "product_key_id",
 }
 
+_WANTED = frozenset(_STRING_TYPES) | {T_BUILD, T_NIC, T_DISK_SERIAL, T_SMBIOS_UUID, T_OFFLINE_DEVICE_ID, T_EKPUB}
+_HEADER = struct.Struct("<HH")
+_U32 = struct.Struct("<I")
+
 OS_TYPES = {1: "WinPE", 2: "FullOS"}
 CPU_ARCH = {0: "x86", 5: "ARM", 9: "x64", 12: "ARM64"}
 
@@ -330,40 +334,41 @@ def parse(raw, report):
         return None
     ek_pub = None
     offset = 4
-    unpack = struct.unpack_from
+    header = _HEADER.unpack_from
+    strings = _STRING_TYPES
     while offset < total_len:
         if offset + 4 > total_len:
             report.errors.append("hardware hash is corrupt: record header at byte %d runs past the record area" % offset)
             return None
-        rtype, rlen = unpack("<HH", raw, offset)
-        if rlen < 4 or offset + rlen > total_len:
+        rtype, rlen = header(raw, offset)
+        end = offset + rlen
+        if rlen < 4 or end > total_len:
             report.errors.append(
                 "hardware hash is corrupt: record type %d at byte %d has length %d (record area ends at %d)"
                 % (rtype, offset, rlen, total_len)
             )
             return None
-        value = raw[offset + 4:offset + rlen]
-        offset += rlen
-        field = _STRING_TYPES.get(rtype)
-        if field is not None:
-            if getattr(report, field) is None:
-                setattr(report, field, _cstr(value))
-        elif rtype == T_BUILD:
-            _decode_build(value, report)
-        elif rtype == T_NIC:
-            _decode_nic(value, report)
-        elif rtype == T_DISK_SERIAL:
-            _decode_disk(value, report)
-        elif rtype == T_SMBIOS_UUID:
-            if len(value) >= 16:
-                report.uuid = str(uuid.UUID(bytes_le=bytes(value[:16]))).upper()
-        elif rtype == T_OFFLINE_DEVICE_ID:
-            if len(value) >= 42:
-                size = unpack("<I", value, 6)[0]
-                if size == 32:
+        if rtype in _WANTED:
+            value = raw[offset + 4:end]
+            field = strings.get(rtype)
+            if field is not None:
+                if getattr(report, field) is None:
+                    setattr(report, field, _cstr(value))
+            elif rtype == T_BUILD:
+                _decode_build(value, report)
+            elif rtype == T_NIC:
+                _decode_nic(value, report)
+            elif rtype == T_DISK_SERIAL:
+                _decode_disk(value, report)
+            elif rtype == T_SMBIOS_UUID:
+                if len(value) >= 16:
+                    report.uuid = str(uuid.UUID(bytes_le=value[:16])).upper()
+            elif rtype == T_OFFLINE_DEVICE_ID:
+                if len(value) >= 42 and _U32.unpack_from(value, 6)[0] == 32:
                     report.ek_pub_hash = value[10:42].hex()
-        elif rtype == T_EKPUB:
-            ek_pub = value
+            elif rtype == T_EKPUB:
+                ek_pub = value
+        offset = end
     # Checksum trailer.
     trailer = raw[total_len:total_len + TRAILER_LEN]
     if len(trailer) < TRAILER_LEN:
@@ -371,7 +376,7 @@ def parse(raw, report):
             "hardware hash is truncated: checksum trailer has %d of %d bytes" % (len(trailer), TRAILER_LEN)
         )
         return ek_pub
-    ttype, tlen = unpack("<HH", trailer, 0)
+    ttype, tlen = _HEADER.unpack_from(trailer, 0)
     if ttype != TRAILER_TYPE or tlen != TRAILER_LEN:
         report.errors.append("hardware hash is corrupt: no checksum trailer after the records")
         return ek_pub
