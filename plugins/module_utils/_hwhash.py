@@ -52,7 +52,6 @@ T_SKU = 18
 T_FAMILY = 19
 T_PKID = 24
 T_EKPUB = 25
-T_DISK_SSN_KERNEL = 28
 
 _STRING_TYPES = {
     T_TPM_VERSION: "tpm_version_string",
@@ -106,6 +105,11 @@ _VM_MAKE_MODEL = re.compile("|".join(re.escape(v) for v in VM_MODELS + VM_VENDOR
 
 _WS = re.compile(r"[\s\x00\ufeff]+")
 _BAD_B64 = re.compile(r"[^A-Za-z0-9+/=]")
+
+
+def iso_utc(moment):
+    """ISO 8601 with a ``Z`` for a UTC datetime; None stays None."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
 
 
 class HashReport:
@@ -166,12 +170,6 @@ class HashReport:
     def valid(self):
         return not self.errors
 
-    @property
-    def identity(self):
-        """Device identity used to de-duplicate captures: serial + SMBIOS UUID + EkPubHash."""
-        serial = (self.serial_number or "").strip().upper()
-        return (serial, self.uuid or "", self.ek_pub_hash or "")
-
     def as_dict(self, include_hash=False):
         """The public shape of the decode result (what the filter plugin returns)."""
         out = {
@@ -192,7 +190,7 @@ class HashReport:
             "os_build": self.os_build,
             "os_type": self.os_type,
             "cpu_architecture": self.cpu_architecture,
-            "captured_at": self.captured_at.isoformat().replace("+00:00", "Z") if self.captured_at else None,
+            "captured_at": iso_utc(self.captured_at),
             "mac_addresses": list(self.mac_addresses),
             "disk_serials": list(self.disk_serials),
             "is_virtual_machine": self.is_vm,

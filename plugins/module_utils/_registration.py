@@ -83,9 +83,6 @@ class Device:
         # several times faster than the generic slots protocol.
         return (_device_from_state, (tuple(getattr(self, name) for name in Device.__slots__),))
 
-    def identity(self):
-        return (self.serial.upper(), self.uuid or "", self.ek_pub_hash or "")
-
     def where(self):
         return "%s:%s" % (self.source, self.line)
 
@@ -148,106 +145,108 @@ def _bad_chars(value):
     return None
 
 
-def check_row(path, line, row, extra, opts, result, now):
-    """Validate one row; return a ``Device`` or record a reject and return None."""
-    serial_in = row[src.SERIAL].strip()
-    if any(v.strip() for v in extra):
-        result.reject(path, line, serial_in, "%d more value(s) than the header has columns: a value probably "
-                                             "contains a comma" % sum(1 for v in extra if v.strip()))
+def _pid_problem(pid):
+    """Why a Windows Product ID column value is unusable, or None (empty is fine: only OEMs know the PKID)."""
+    if not pid or _PKID.match(pid):
         return None
-    values = {k: v.strip() for k, v in row.items()}
-    hash_text = values[src.HASH]
+    if _SCI.match(pid):
+        return "Windows Product ID %r is in scientific notation: the file was damaged by Excel" % pid
+    if _PRODUCT_KEY.match(pid):
+        return "Windows Product ID holds a 25-character product key; the column takes the 13-digit PKID or nothing"
+    if _OS_PRODUCT_ID.match(pid):
+        return ("Windows Product ID %r is the OS product ID (Win32_OperatingSystem.SerialNumber); the column takes "
+                "the 13-digit PKID or nothing" % pid)
+    return "Windows Product ID %r is not a 13-digit PKID" % pid
+
+
+def _column_problem(values, extra):
+    """Why a row's columns make it unusable before its hash is even decoded, or None."""
+    spill = sum(1 for v in extra if v.strip())
+    if spill:
+        return "%d more value(s) than the header has columns: a value probably contains a comma" % spill
     for key in (src.SERIAL, src.PRODUCT_ID, src.GROUP_TAG, src.ASSIGNED_USER, src.MANUFACTURER, src.MODEL):
-        value = values[key]
-        if value:
-            problem = _bad_chars(value)
-            if problem:
-                result.reject(path, line, serial_in, "%s %r %s" % (key.replace("_", " "), value[:80], problem))
-                return None
-    # Templates and published samples.
-    if (serial_in.lower() in TEMPLATE_SERIALS or values[src.MANUFACTURER].lower() in TEMPLATE_MAKES
-            or values[src.MODEL].lower() in TEMPLATE_MAKES or hash_text.startswith(TEMPLATE_HASH_PREFIXES)):
-        result.reject(path, line, serial_in, "template/sample row left in the file (e.g. SpiralOrbit,ContosoABC,"
-                                             "000000000000): replace it with a real device or delete it")
-        return None
-    if _SCI.match(serial_in):
-        result.reject(path, line, serial_in, "serial number %r is in scientific notation: the file was damaged "
-                                             "by Excel" % serial_in)
-        return None
-    pid = values[src.PRODUCT_ID]
-    if pid:
-        if _SCI.match(pid):
-            result.reject(path, line, serial_in, "Windows Product ID %r is in scientific notation: the file was "
-                                                 "damaged by Excel" % pid)
-            return None
-        if _PRODUCT_KEY.match(pid):
-            result.reject(path, line, serial_in, "Windows Product ID holds a 25-character product key; the column "
-                                                 "takes the 13-digit PKID or nothing")
-            return None
-        if _OS_PRODUCT_ID.match(pid):
-            result.reject(path, line, serial_in, "Windows Product ID %r is the OS product ID (Win32_OperatingSystem."
-                                                 "SerialNumber); the column takes the 13-digit PKID or nothing" % pid)
-            return None
-        if not _PKID.match(pid):
-            result.reject(path, line, serial_in, "Windows Product ID %r is not a 13-digit PKID" % pid)
-            return None
-    if not hash_text:
-        result.reject(path, line, serial_in, "hardware hash is empty")
-        return None
-    report = _hwhash.decode(hash_text, serial_number=serial_in, manufacturer=values[src.MANUFACTURER],
-                            model=values[src.MODEL], product_key_id=pid, now=now, stale_days=opts["stale_days"])
+        problem = values[key] and _bad_chars(values[key])
+        if problem:
+            return "%s %r %s" % (key.replace("_", " "), values[key][:80], problem)
+    serial = values[src.SERIAL]
+    if (serial.lower() in TEMPLATE_SERIALS or values[src.MANUFACTURER].lower() in TEMPLATE_MAKES
+            or values[src.MODEL].lower() in TEMPLATE_MAKES or values[src.HASH].startswith(TEMPLATE_HASH_PREFIXES)):
+        return ("template/sample row left in the file (e.g. SpiralOrbit,ContosoABC,000000000000): replace it with a "
+                "real device or delete it")
+    if _SCI.match(serial):
+        return "serial number %r is in scientific notation: the file was damaged by Excel" % serial
+    problem = _pid_problem(values[src.PRODUCT_ID])
+    if problem:
+        return problem
+    if not values[src.HASH]:
+        return "hardware hash is empty"
+    return None
+
+
+def _hash_problem(report, serial_in, fmt):
+    """Why a decodable hash still cannot be registered from this row, or None."""
     if report.errors:
-        result.reject(path, line, serial_in or report.serial_number, "; ".join(report.errors))
-        return None
+        return "; ".join(report.errors)
     inner = report.serial_number
-    if (report.serial_number, report.ek_pub_hash) in SAMPLE_DEVICES:
-        result.reject(path, line, serial_in, "Microsoft's published sample device (Surface Laptop 016520771357) "
-                                             "left in the file")
-        return None
-    warnings = list(report.warnings)
-    if serial_in and inner.upper() != serial_in.upper():
-        if _DIGITS.match(serial_in) and inner.lstrip("0") == serial_in.lstrip("0"):
-            result.reject(path, line, serial_in, "serial number %r lost its leading zeros (the hash says %r): the "
-                                                 "file was damaged by Excel" % (serial_in, inner))
-            return None
-    if not serial_in:
-        warnings.append("serial number taken from the hash")
+    if (inner, report.ek_pub_hash) in SAMPLE_DEVICES:
+        return "Microsoft's published sample device (Surface Laptop 016520771357) left in the file"
+    if (serial_in and _DIGITS.match(serial_in) and inner != serial_in
+            and inner.lstrip("0") == serial_in.lstrip("0")):
+        return "serial number %r lost its leading zeros (the hash says %r): the file was damaged by Excel" % (
+            serial_in, inner)
     problem = _bad_chars(inner)
     if problem:
-        result.reject(path, line, inner, "serial number inside the hash %s" % problem)
-        return None
+        return "serial number inside the hash %s" % problem
+    if fmt in ("partner", "mmd"):  # these formats carry make and model, taken from the hash
+        for name in ("manufacturer", "model"):
+            problem = _bad_chars(getattr(report, name) or "")
+            if problem:
+                return "%s inside the hash %s" % (name, problem)
+    return None
+
+
+def check_row(path, line, row, extra, opts, result, now):
+    """Validate one row; return a ``Device`` or record a reject and return None."""
+    values = {k: v.strip() for k, v in row.items()}
+    serial_in = values[src.SERIAL]
+    report = None
+    reason = _column_problem(values, extra)
+    if reason is None:
+        report = _hwhash.decode(values[src.HASH], serial_number=serial_in, manufacturer=values[src.MANUFACTURER],
+                                model=values[src.MODEL], product_key_id=values[src.PRODUCT_ID], now=now,
+                                stale_days=opts["stale_days"])
+        reason = _hash_problem(report, serial_in, opts["format"])
     group_tag = opts["group_tag"] if opts["group_tag"] is not None else values[src.GROUP_TAG]
     user = opts["assigned_user"] if opts["assigned_user"] is not None else values[src.ASSIGNED_USER]
-    if user and not _UPN.match(user):
-        result.reject(path, line, inner, "assigned user %r is not a user principal name (user@domain)" % user)
+    if reason is None and user and not _UPN.match(user):
+        reason = "assigned user %r is not a user principal name (user@domain)" % user
+    if reason is not None:
+        result.reject(path, line, serial_in or (report and report.serial_number), reason)
         return None
     dev = Device()
-    dev.serial = inner.strip()
-    dev.product_id = pid
+    dev.serial = report.serial_number
+    dev.product_id = values[src.PRODUCT_ID]
     dev.hash = report.normalized
     dev.group_tag = group_tag
     dev.assigned_user = user
     dev.manufacturer = report.manufacturer or values[src.MANUFACTURER]
     dev.model = report.model or values[src.MODEL]
-    for name in ("manufacturer", "model"):
-        problem = _bad_chars(getattr(dev, name) or "")
-        if problem and opts["format"] in ("partner", "mmd"):
-            result.reject(path, line, dev.serial, "%s inside the hash %s" % (name, problem))
-            return None
     dev.uuid = report.uuid
     dev.ek_pub_hash = report.ek_pub_hash
     dev.captured_at = report.captured_at.timestamp() if report.captured_at else 0.0
     dev.source = path
     dev.line = line
-    dev.warnings = warnings
+    dev.warnings = list(report.warnings)
+    if not serial_in:
+        dev.warnings.append("serial number taken from the hash")
     dev.summary = {
         "uuid": report.uuid,
         "tpm_version": report.tpm_version,
         "os_build": report.os_build,
-        "captured_at": report.captured_at.isoformat().replace("+00:00", "Z") if report.captured_at else None,
+        "captured_at": _hwhash.iso_utc(report.captured_at),
         "is_virtual_machine": report.is_vm,
     }
-    for message in warnings:
+    for message in dev.warnings:
         result.warn(dev, message)
     return dev
 
@@ -497,13 +496,8 @@ def render(devices, dest, fmt, batch_size):
     return Rendered(batch_paths(dest, len(batches)), batches, fmt, header)
 
 
-def serials_in(path):
-    """Serial numbers listed in a previously written output file (for the diff)."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError:
-        return []
+def _serials(path, data):
+    """Serial numbers listed in the bytes of a previously written output file (for the diff)."""
     text, _enc = src.decode_bytes(data)
     if text is None:
         return []
@@ -512,22 +506,29 @@ def serials_in(path):
     return [row[src.SERIAL].strip() for _line, row, _extra in rows if row[src.SERIAL].strip()]
 
 
-def plan(rendered, dest):
-    """Compare with what is on disk: ``(to_write, to_remove, before_serials)``."""
-    to_write = []
-    for path, data in rendered.items():
-        try:
-            with open(path, "rb") as handle:
-                same = handle.read() == data
-        except OSError:
-            same = False
-        if not same:
-            to_write.append(path)
-    previous = existing_outputs(dest)
-    to_remove = [p for p in previous if p not in rendered]
+def plan(rendered, previous):
+    """Compare with what an earlier run left (``previous``, from ``existing_outputs``).
+
+    Returns ``(to_write, to_remove, before_serials)``. Each earlier file is read once, for both the
+    comparison and the diff; a batch whose file does not exist yet is not rendered here at all.
+    """
+    to_write = [path for path in rendered if path not in previous]
+    to_remove = []
     before = []
     for path in previous:
-        before.extend(serials_in(path))
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        except OSError:
+            data = None
+        if data is not None:
+            before.extend(_serials(path, data))
+        if path not in rendered:
+            to_remove.append(path)
+        elif data != rendered[path]:
+            to_write.append(path)
+    order = {path: i for i, path in enumerate(rendered)}
+    to_write.sort(key=order.__getitem__)
     return to_write, to_remove, before
 
 

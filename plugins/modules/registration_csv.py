@@ -365,14 +365,14 @@ def run(module):
     if not params["src"] and not params["records"]:
         raise WinfleetError("nothing to merge: give src (files, folders, globs) and/or records")
     dest = params["dest"]
-    exclude = reg.existing_outputs(dest)
+    previous = reg.existing_outputs(dest)
     if params["workers"] < 0:
         raise WinfleetError("workers must be 0 (automatic) or more")
-    result = reg.collect(params["src"], params["records"], opts, exclude=exclude, workers=params["workers"])
+    result = reg.collect(params["src"], params["records"], opts, exclude=previous, workers=params["workers"])
     merged = reg.merge(result)
     problems = len(result.rejected) + len(result.conflicts)
     rendered = reg.render(merged, dest, opts["format"], opts["batch_size"])
-    to_write, to_remove, before = reg.plan(rendered, dest)
+    to_write, to_remove, before = reg.plan(rendered, previous)
     after = [d.serial for d in merged]
     before_set, after_set = set(before), set(after)
     out = dict(

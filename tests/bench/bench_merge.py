@@ -87,7 +87,7 @@ def measure_merge(count):
     result = reg.collect(files_for(count), [], reg.default_options(), workers=WORKERS)
     merged = reg.merge(result)
     rendered = reg.render(merged, str(out / "registration.csv"), "autopilot", 500)
-    to_write, to_remove, _before = reg.plan(rendered, str(out / "registration.csv"))
+    to_write, to_remove, _before = reg.plan(rendered, reg.existing_outputs(str(out / "registration.csv")))
     reg.write_atomic(rendered, to_write, to_remove)
     seconds = time.perf_counter() - started
     assert not result.rejected, result.rejected[:3]

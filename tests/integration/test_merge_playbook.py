@@ -7,7 +7,7 @@ import pathlib
 
 import pytest
 
-from winfleet_lab import samplefleet
+from winfleet_lab import hashgen, samplefleet
 from winfleet_lab.playbook import run_playbook, task_results
 
 PLAYBOOK = pathlib.Path(__file__).parent / "merge" / "merge.yml"
@@ -56,13 +56,19 @@ def test_merge_twice_changed_then_not(fleet):
 
 
 def test_hashes_never_reach_the_output(fleet):
-    tmp_path, _expect = fleet
-    rc, result, text = merge(tmp_path, "-vvv")
+    tmp_path, expect = fleet
+    extra = hashgen.fleet(99, 1)[0]
+    record_hash = hashgen.build_hash(extra)
+    rc, result, text = merge(tmp_path, "-vvv", merge_records=[
+        {"serial_number": extra.serial, "hardware_hash": record_hash, "source": "pc-extra"}])
     assert rc == 0
-    written = pathlib.Path(result["paths"][0]).read_text().splitlines()[1]
-    hash_text = written.split(",")[2]
-    assert len(hash_text) == 4000
-    assert hash_text[:200] not in text
+    assert result["device_count"] == len(expect["devices"]) + 1
+    written = b"".join(pathlib.Path(p).read_bytes() for p in result["paths"]).decode()
+    assert record_hash in written
+    # Neither the record passed in (module args are echoed at -vvv) nor any hash read from the files is shown.
+    assert record_hash[:200] not in text
+    file_hash = pathlib.Path(result["paths"][0]).read_text().splitlines()[1].split(",")[2]
+    assert len(file_hash) == 4000 and file_hash[:200] not in text
 
 
 def test_fails_and_writes_nothing_on_rejects(fleet):

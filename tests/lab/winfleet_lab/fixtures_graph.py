@@ -11,16 +11,12 @@ import json
 import os
 import pathlib
 import subprocess
-import sys
 
 import pytest
 
-from winfleet_lab import hashgen
+from winfleet_lab import hashgen, samplefleet
 from winfleet_lab.graph import GraphLab
-
-REPO = pathlib.Path(__file__).resolve().parents[3]
-COLLECTIONS = REPO / ".build" / "collections"
-VENV_BIN = pathlib.Path(sys.executable).parent
+from winfleet_lab.playbook import BIN, ansible_env
 
 # Fast settings for tests: the documented numbers, one hundred times faster, and a 0.2 s processing delay.
 FAST = {"time_scale": 0.01, "processing_delay": 20.0, "delete_delay": 10.0}
@@ -51,40 +47,13 @@ def devices(seed, count):
 
 def write_csv(path, rows, group_tag=False, user=False):
     """A registration CSV in the merge module's format (ASCII, CRLF, no quotes)."""
-    header = "Device Serial Number,Windows Product ID,Hardware Hash"
-    if group_tag or user:
-        header += ",Group Tag"
-    if user:
-        header += ",Assigned User"
-    lines = [header]
-    for r in rows:
-        cells = [r["serial_number"], r.get("product_id", ""), r["hardware_hash"]]
-        if group_tag or user:
-            cells.append(r.get("group_tag") or "")
-        if user:
-            cells.append(r.get("assigned_user") or "")
-        lines.append(",".join(cells))
-    pathlib.Path(path).write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
-    return path
+    width = 5 if user else 4 if group_tag else 3
+    keys = ("serial_number", "product_id", "hardware_hash", "group_tag", "assigned_user")[:width]
+    return samplefleet.write_csv(path, samplefleet.AUTOPILOT5[:width], [[r.get(k) or "" for k in keys] for r in rows])
 
 
 def playbook_env(extra=None):
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "ANSIBLE_LOCALHOST_WARNING": "0",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "PATH": "%s:%s" % (VENV_BIN, env.get("PATH", "")),
-        "NO_PROXY": "127.0.0.1,localhost",
-    })
-    for k in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
-        env.pop(k, None)
-    env.update(extra or {})
-    return env
+    return ansible_env(**(extra or {}))
 
 
 def run_playbook(playbook, workdir, extravars, env=None, check=False, diff=False, popen=False):
@@ -95,7 +64,7 @@ def run_playbook(playbook, workdir, extravars, env=None, check=False, diff=False
     varfile = workdir / ("vars-%d.json" % len(list(workdir.glob("vars-*.json"))))
     varfile.write_text(json.dumps(extravars))
     os.chmod(varfile, 0o600)
-    cmd = [str(VENV_BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
+    cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
            "-e", "@%s" % varfile]
     if check:
         cmd.append("--check")

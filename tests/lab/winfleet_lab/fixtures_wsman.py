@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import pathlib
 import signal
 import subprocess
 import sys
 
+from winfleet_lab.playbook import BIN, ansible_env
 from winfleet_lab.wsman import EventLog, Fleet, Lab
-
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-COLLECTIONS = ROOT / ".build" / "collections"
-BIN = pathlib.Path(sys.executable).parent
 
 
 @contextlib.contextmanager
@@ -33,24 +29,6 @@ def running_lab(http_port=5985, https_port=5986, workdir=None, **fleet_kwargs):
         yield lab
     finally:
         lab.stop()
-
-
-def ansible_env(**extra):
-    env = dict(os.environ)
-    env.update({
-        "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "lab"), str(COLLECTIONS)]),
-        "PATH": str(BIN) + os.pathsep + env.get("PATH", ""),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_HOST_KEY_CHECKING": "False",
-        "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        "ANSIBLE_LOCALHOST_WARNING": "False",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-    })
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
 
 
 def run_playbook(playbook, inventory, *args, env=None, timeout=600):

@@ -154,7 +154,7 @@ def _serial(rng, style):
     raise ValueError(style)
 
 
-def random_device(rng, vm=False, index=0):
+def random_device(rng, vm=False):
     """A realistic device drawn from ``rng`` (a ``random.Random``)."""
     make, model, family, sku, style = VM_MODEL if vm else rng.choice(CATALOGUE)
     serial = _serial(rng, style)
@@ -193,7 +193,7 @@ def fleet(seed, count, vm_every=17):
     seen = set()
     out = []
     while len(out) < count:
-        dev = random_device(rng, vm=bool(vm_every) and len(out) % vm_every == vm_every - 1, index=len(out))
+        dev = random_device(rng, vm=bool(vm_every) and len(out) % vm_every == vm_every - 1)
         if dev.serial in seen:
             continue
         seen.add(dev.serial)

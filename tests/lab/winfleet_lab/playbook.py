@@ -12,10 +12,14 @@ import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 COLLECTIONS = ROOT / ".build" / "collections"
+BIN = pathlib.Path(sys.executable).parent
+# Never let a developer's own Azure credentials or CA overrides leak into a test run.
+SCRUBBED = ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 
 def ansible_env(**extra):
-    env = dict(os.environ)
+    """The environment every test and bench run of ansible / ansible-playbook uses (the one place it is built)."""
+    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
     env.update({
         "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
         "ANSIBLE_NOCOLOR": "1",
@@ -24,7 +28,10 @@ def ansible_env(**extra):
         "ANSIBLE_HOST_KEY_CHECKING": "0",
         "ANSIBLE_LOCALHOST_WARNING": "0",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
         "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "lab"), str(COLLECTIONS)]),
+        "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", ""),
+        "NO_PROXY": "127.0.0.1,localhost",
         "ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "tests" / "lab" / "callback_plugins"),
     })
     env.update({k: str(v) for k, v in extra.items()})
@@ -33,8 +40,7 @@ def ansible_env(**extra):
 
 def run_playbook(playbook, *args, env=None, check=False, timeout=600):
     """Run a playbook with the JSON callback; return ``(returncode, parsed_json_or_None, stdout, stderr)``."""
-    exe = pathlib.Path(sys.executable).parent / "ansible-playbook"
-    cmd = [str(exe), str(playbook), *args]
+    cmd = [str(BIN / "ansible-playbook"), str(playbook), *args]
     if check:
         cmd.append("--check")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=str(ROOT),

@@ -11,14 +11,14 @@ damage real files carry (template rows, Excel, truncation, re-captures).
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import os
 import random
 
 from winfleet_lab import hashgen
 
-AUTOPILOT3 = ("Device Serial Number", "Windows Product ID", "Hardware Hash")
+AUTOPILOT5 = ("Device Serial Number", "Windows Product ID", "Hardware Hash", "Group Tag", "Assigned User")
+AUTOPILOT3 = AUTOPILOT5[:3]
 PARTNER = ("Device Serial Number", "Windows Product ID", "Hardware Hash", "Manufacturer name", "Device model")
 MMD = ("Manufacturer", "Model", "Serial Number", "Hardware Hash")
 CONFIGMGR = ("Manufacturer", "Model", "Serial_Number", "HardwareHash")
@@ -86,7 +86,3 @@ def write_fleet(folder, seed=7, count=40, damage=True):
         expect["devices"].discard(oem[0].serial)
     write_csv(os.path.join(folder, "mmd-devices.csv"), MMD, mmd_rows)
     return expect
-
-
-def junk_hash(rng, size=64):
-    return base64.b64encode(rng.randbytes(size)).decode()

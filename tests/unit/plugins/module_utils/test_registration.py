@@ -170,14 +170,14 @@ def test_batches_and_idempotent_plan(tmp_path, devs):
     out = reg.render(merged, dest, "autopilot", 4)
     assert list(out) == [str(tmp_path / "out" / "reg-001.csv"), str(tmp_path / "out" / "reg-002.csv")]
     assert out[list(out)[1]].count(b"\r\n") == 3  # header + 2 devices
-    to_write, to_remove, before = reg.plan(out, dest)
+    to_write, to_remove, before = reg.plan(out, reg.existing_outputs(dest))
     assert to_write == list(out) and to_remove == [] and before == []
     reg.write_atomic(out, to_write, to_remove)
     assert oct(os.stat(list(out)[0]).st_mode & 0o777) == "0o600"
-    assert reg.plan(out, dest) == ([], [], sorted(d.serial for d in devs))
+    assert reg.plan(out, reg.existing_outputs(dest)) == ([], [], sorted(d.serial for d in devs))
     # Fewer devices: one file, the numbered batches go.
     single = reg.render(merged[:2], dest, "autopilot", 4)
-    to_write, to_remove, _before = reg.plan(single, dest)
+    to_write, to_remove, _before = reg.plan(single, reg.existing_outputs(dest))
     assert to_write == [dest] and sorted(to_remove) == sorted(out)
     reg.write_atomic(single, to_write, to_remove)
     assert sorted(os.listdir(tmp_path / "out")) == ["reg.csv"]
