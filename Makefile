@@ -12,8 +12,14 @@ export PYTHONPATH := $(CURDIR)/tests/lab:$(COLL_ROOT)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
+# Everything a test run prints or writes (logs, JUnit, ansible's log, pytest's temporary trees with the campaign
+# reports) lands under .build/artifacts; tools/secretscan.py checks it last for every secret the labs handed out.
+ARTIFACTS := $(CURDIR)/.build/artifacts
+export WINFLEET_SECRETS_REGISTRY := $(CURDIR)/.build/secrets-registry.jsonl
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
-.PHONY: demo test bench lab graph-lab venv link lint ruff units integration sanity clean lock help
+.PHONY: demo test bench lab graph-lab ad-lab configmgr-lab venv link sysdeps microsoft-ad lint ruff units integration \
+	reliability secretscan sanity clean lock help
 
 help:
 	@echo "make demo   - set up and run the main job on the embedded lab"
@@ -29,11 +35,26 @@ $(STAMP): requirements/dev.txt
 
 venv: $(STAMP)
 
+# System packages the labs and tests need (Samba AD DC, Chromium + chromedriver): installed once when root,
+# otherwise the tests that need them skip with a loud message.
+SYSDEPS_STAMP := .build/.sysdeps
+$(SYSDEPS_STAMP): tools/install-chromium.sh tests/lab/winfleet_lab/samba.py | venv link
+	@mkdir -p .build
+	tools/install-chromium.sh
+	$(BIN)/python -m winfleet_lab.samba install
+	touch $(SYSDEPS_STAMP)
+
+sysdeps: $(SYSDEPS_STAMP)
+
+# microsoft.ad (its microsoft.ad.ldap inventory plugin targets AD computers), without Galaxy.
+microsoft-ad: venv link
+	tools/install-microsoft-ad.sh
+
 link:
 	@mkdir -p $(dir $(LINK))
 	@[ -L $(LINK) ] || ln -sfn $(CURDIR) $(LINK)
 
-demo: venv link
+demo: venv link sysdeps microsoft-ad
 	$(BIN)/python tools/demo.py
 
 lab: venv link
@@ -42,14 +63,32 @@ lab: venv link
 graph-lab: venv link
 	$(BIN)/python -m winfleet_lab.graph serve $(LAB_ARGS)
 
+ad-lab: venv link sysdeps
+	$(BIN)/python -m winfleet_lab.samba serve --dir .build/ad-lab $(LAB_ARGS)
+
+configmgr-lab: venv link
+	$(BIN)/python -m winfleet_lab.configmgr serve --dir .build/configmgr-lab --devices 5 $(LAB_ARGS)
+
 ruff: venv
 	$(BIN)/ruff check plugins tests tools
 
 units: venv link
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/unit -n 2
+	$(PYTEST) tests/unit -n 2 --junitxml=$(ARTIFACTS)/junit-units.xml --basetemp=$(ARTIFACTS)/tmp-units
 
-integration: venv link
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration
+integration: venv link sysdeps microsoft-ad
+	$(PYTEST) tests/integration --junitxml=$(ARTIFACTS)/junit-integration.xml --basetemp=$(ARTIFACTS)/tmp-integration
+
+reliability: venv link
+	$(PYTEST) tests/reliability -n 2 --junitxml=$(ARTIFACTS)/junit-reliability.xml --basetemp=$(ARTIFACTS)/tmp-reliability
+
+# What the suite left behind that a person or a CI system reads: the logs, JUnit files, ansible's log and every
+# campaign report / journal / playbook output under pytest's temporary trees (inputs such as lab inventories and
+# hash files are not outputs and are not scanned).
+secretscan: venv
+	@find $(ARTIFACTS) -type f \( -name '*.log' -o -name 'junit*.xml' -o -name 'report.*' -o -name 'journal.jsonl' \
+	  -o -name 'results*.json' -o -name 'stdout*' -o -name 'stderr*' \) -print0 > .build/secretscan.files
+	$(BIN)/python tools/secretscan.py --registry $(WINFLEET_SECRETS_REGISTRY) --json .build/secretscan.json \
+	  $$(tr '\0' ' ' < .build/secretscan.files)
 
 sanity: venv link
 	tools/sanity.sh
@@ -59,11 +98,14 @@ lint: venv link
 
 test: venv link
 	@start=$$(date +%s); \
-	$(MAKE) --no-print-directory ruff; \
-	$(MAKE) --no-print-directory units; \
-	$(MAKE) --no-print-directory integration; \
-	$(MAKE) --no-print-directory lint; \
-	$(MAKE) --no-print-directory sanity; \
+	rm -rf $(ARTIFACTS) $(WINFLEET_SECRETS_REGISTRY); mkdir -p $(ARTIFACTS); \
+	export ANSIBLE_LOG_PATH=$(ARTIFACTS)/ansible.log; \
+	for suite in ruff units integration reliability lint sanity; do \
+	  s0=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$suite 2>&1 | tee $(ARTIFACTS)/$$suite.log; \
+	  echo "make test: $$suite passed in $$(( $$(date +%s) - s0 )) s" | tee -a $(ARTIFACTS)/times.log; \
+	done; \
+	$(MAKE) --no-print-directory secretscan; \
 	echo "make test: all suites passed in $$(( $$(date +%s) - start )) s"
 
 bench: venv link

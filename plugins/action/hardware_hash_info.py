@@ -59,6 +59,10 @@ class ActionModule(ActionBase):
         client = None
         try:
             settings = self._connection_settings(task_vars)
+            if settings["scheme"] == "https" and not settings["cert_validation"]:
+                result.setdefault("warnings", []).append(
+                    "%s: the WinRM server's certificate is not validated (ansible_winrm_server_cert_validation=ignore); "
+                    "trust its CA with ansible_winrm_ca_trust_path instead" % label)
             client = WSManClient(label=label, **settings)
             data = collect(client, group_tag=args["group_tag"], assigned_user=args["assigned_user"])
             data["record"]["source"] = label  # names the host in the merge module's rejects

@@ -179,6 +179,10 @@ def _decode(data, codec, label):
     try:
         return data.decode(codec), label
     except UnicodeDecodeError as exc:
+        if exc.end >= len(data) and exc.reason in ("truncated data", "unexpected end of data"):
+            # A file cut in the middle of its last character (a copy that stopped short): keep every complete
+            # character; the cut last row is then reported by the row checks like any other truncated row.
+            return data[:exc.start].decode(codec), label + ", last character cut"
         return None, "not valid %s text at byte %d" % (codec.upper(), exc.start)
 
 
@@ -337,6 +341,10 @@ def _records(info, text, offset, delimiter):
             if line:
                 yield number, line.split(delimiter)
         return
+    # A field may be as large as the file (the csv module's default limit of 128 KiB would turn a row with a long
+    # notes column into "malformed CSV"; the row checks report oversized values themselves).
+    if csv.field_size_limit() < MAX_FILE_BYTES:
+        csv.field_size_limit(MAX_FILE_BYTES)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     while True:
         try:

@@ -13,10 +13,17 @@ import ssl
 import tempfile
 import threading
 import urllib.parse
+import uuid
 
+from .. import secrets as secret_registry
 from . import config as C
 from .pki import LabPKI, cert_pem, key_pem, make_client_cert, thumbprints
 from .service import JSON, GraphService
+
+MAX_BODY = 64 * 1024 * 1024  # far above any request the collection sends (an import of 500 hashes is ~2.5 MB)
+_ERROR_CODES = {400: "BadRequest", 404: "NotFound", 408: "RequestTimeout", 411: "LengthRequired",
+                413: "RequestEntityTooLarge", 414: "RequestUriTooLong", 431: "RequestHeaderFieldsTooLarge",
+                500: "InternalServerError", 501: "NotImplemented", 505: "HttpVersionNotSupported"}
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -27,17 +34,79 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connection.settimeout(self.server.lab.request_timeout)
 
     def log_message(self, fmt, *args):  # quiet: tests read stats, not logs
         if self.server.lab.verbose:
             super().log_message(fmt, *args)
 
+    def send_error(self, code, message=None, explain=None):
+        """Protocol-level errors (bad request line, unknown method, oversized head ...) as Graph JSON, not HTML."""
+        self._json_error(code, _ERROR_CODES.get(code, "BadRequest"), message or self.responses.get(code, ("",))[0])
+
+    def _json_error(self, status, code, message, close=True):
+        request_id = str(uuid.uuid4())
+        payload = json.dumps({"error": {"code": code, "message": message, "innerError": {
+            "request-id": request_id, "client-request-id": request_id}}}).encode()
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.1"  # an unparsable request line still gets a status line and headers
+        if not hasattr(self, "_headers_buffer"):
+            self._headers_buffer = []
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", JSON + "; charset=utf-8")
+            self.send_header("request-id", request_id)
+            self.send_header("Content-Length", str(len(payload)))
+            if close:
+                self.send_header("Connection", "close")
+                self.close_connection = True
+            self._headers_buffer.append(b"\r\n")
+            if self.command != "HEAD":
+                self._headers_buffer.append(payload)
+            self.flush_headers()
+        except OSError:
+            self.close_connection = True
+
+    def _read_body(self):
+        """The request body, or None after an error answer (the connection is then closed)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self._json_error(411, "LengthRequired", "Chunked request bodies are not supported; send Content-Length.")
+            return None
+        raw = (self.headers.get("Content-Length") or "0").strip()
+        if not raw.isdigit() or len(raw) > 18:
+            self._json_error(400, "BadRequest", "Invalid Content-Length header.")
+            return None
+        length = int(raw)
+        if length > MAX_BODY:
+            self._json_error(413, "RequestEntityTooLarge", "The request body of %d bytes is larger than the %d "
+                             "bytes the service accepts." % (length, MAX_BODY))
+            return None
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            self.close_connection = True  # the client went away mid-body
+            return None
+        return body
+
     def _serve(self):
+        try:
+            self._serve_one()
+        except TimeoutError:
+            self._json_error(408, "RequestTimeout", "The request did not arrive within %s seconds."
+                             % self.server.lab.request_timeout)
+        except (ConnectionError, ssl.SSLError):
+            self.close_connection = True
+        except Exception as exc:  # the lab's own bug: a Graph-shaped 500, never a traceback on stderr
+            self.server.lab.errors.append("%s %s: %s: %s" % (self.command, self.path[:200], type(exc).__name__, exc))
+            self._json_error(500, "InternalServerError", "The lab failed to process the request (%s)."
+                             % type(exc).__name__)
+
+    def _serve_one(self):
         lab = self.server.lab
         split = urllib.parse.urlsplit(self.path)
         query = {k: v[0] for k, v in urllib.parse.parse_qs(split.query, keep_blank_values=True).items()}
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
+        if body is None:
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
         path = urllib.parse.unquote(split.path)
         if path.startswith("/_lab/") and self.client_address[0] not in ("127.0.0.1", "::1") \
@@ -81,8 +150,10 @@ class GraphLab:
     ``url`` is both the Graph base URL and the authority host; ``authority`` is the msal authority.
     """
 
-    def __init__(self, state_dir=None, verbose=False, **settings):
+    def __init__(self, state_dir=None, verbose=False, request_timeout=120.0, **settings):
         self._tmp = None
+        self.request_timeout = request_timeout  # an idle keep-alive connection or a stalled request is closed
+        self.errors = []  # unexpected exceptions of the service, answered as 500 (tests assert it stays empty)
         if state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="graph-lab-")
             state_dir = self._tmp.name
@@ -178,6 +249,7 @@ class GraphLab:
         ``{"client_id", "pem_path", "key_pem", "cert_pem", "sha1", "sha256"}``."""
         key, cert = make_client_cert("CN=%s" % name)
         cpem = cert_pem(cert).decode()
+        secret_registry.register(key_pem(key).decode(), "certificate_key")
         app = self.service.add_app(name, C.ALL_ROLES if roles is None else roles, secret=False, certificate_pem=cpem)
         path = self.state_dir / ("%s.pem" % name)
         fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

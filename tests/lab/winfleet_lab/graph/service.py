@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import PLACEHOLDERS, decode
 
+from .. import secrets as secret_registry
 from . import config as C
 from .store import Store
 
@@ -205,6 +206,7 @@ class GraphService:
         app = {"name": name, "client_id": client_id, "roles": list(roles), "secrets": [], "certs": []}
         if secret is not False:
             app["secrets"].append(secret or "lab~" + secrets.token_urlsafe(24))
+            secret_registry.register(app["secrets"][-1], "client_secret")
         if certificate_pem:
             app["certs"].append(self._cert_entry(certificate_pem))
         self.store.put("apps", client_id, app)
@@ -329,7 +331,7 @@ class GraphService:
         self.stats["requests"] += 1
         if parts and parts[0] == "_lab":
             self.stats["control"] += 1
-            return self._control(method, parts[1:], body)
+            return self._control(method, parts[1:], body, query)
         if len(parts) >= 2 and parts[0].lower() in self._tenant_aliases():
             self.stats["identity"] += 1
             return self._identity(method, parts[1:], query, body)
@@ -483,6 +485,7 @@ class GraphService:
                   "roles": list(app["roles"]), "sub": app["client_id"], "tid": self.cfg.tenant_id,
                   "uti": secrets.token_urlsafe(16), "ver": "1.0"}
         token = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": "lab-signing"})
+        secret_registry.register(token, "token")
         self.stats["tokens_issued"] += 1
         return {"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": token}
 
@@ -661,7 +664,8 @@ class GraphService:
     def _register(self, rec, report):
         dev_id = str(uuid.uuid4())
         entra_id, entra_device_id = str(uuid.uuid4()), str(uuid.uuid4())
-        ztdid = str(uuid.uuid4())
+        # The service's own errors call the Autopilot device id the "ztd Id": it is the [ZTDID] value.
+        ztdid = dev_id
         now = iso()
         group_tag = rec.get("groupTag") or ""
         dev = {
@@ -688,7 +692,7 @@ class GraphService:
                  "operatingSystem": "Windows", "operatingSystemVersion": "", "trustType": None,
                  "accountEnabled": True, "physicalIds": physical, "approximateLastSignInDateTime": None,
                  "registrationDateTime": now, "createdDateTime": now, "enrollmentProfileName": None,
-                 "isManaged": False, "onPremisesSyncEnabled": None}
+                 "isManaged": False, "onPremisesSyncEnabled": None, "_serial": report.serial_number.upper()}
         self.store.put("entra", entra_id, entra)
         return dev
 
@@ -1011,7 +1015,8 @@ class GraphService:
                 else:
                     raise GraphFault(400, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause "
                                      "specified for property '%s' of resource 'Device'." % flt.split()[0])
-            return self._page(items, query, self.cfg.directory_page_size, "v1.0", "devices", max_top=999)
+            return self._page([_entra_view(d) for d in items], query, self.cfg.directory_page_size, "v1.0", "devices",
+                              max_top=999)
         target = None
         if len(res) == 2 and res[0] == "devices":
             target = devices.get(res[1])
@@ -1034,8 +1039,14 @@ class GraphService:
             raise GraphFault(404, "Request_ResourceNotFound", "Resource '%s' does not exist or one of its queried "
                              "reference-property objects are not present." % ident)
         if method == "GET":
-            return Reply(200, target)
+            return Reply(200, _entra_view(target))
+        # Possible through the API although the portal blocks it: the Autopilot record stays behind, orphaned
+        # (ISSUE memdocs#1435). The lab keeps the record and counts the orphan.
+        if any(d.get("_entra") == target["id"] and not d.get("_delete_due")
+               for d in self.store.data["autopilot"].values()):
+            self.stats["autopilot_orphaned_by_entra_delete"] += 1
         self.store.delete("entra", target["id"])
+        self.stats["entra_deleted"] += 1
         return Reply(204)
 
     # -- users and licences -------------------------------------------------------------------
@@ -1095,8 +1106,9 @@ class GraphService:
 
     # ---------------------------------------------------------------------------------------
     # lab control (loopback only, no auth): seeding, faults, statistics
-    def _control(self, method, rest, body):
+    def _control(self, method, rest, body, query=None):
         payload = _json_body(body) if body else {}
+        query = query or {}
         what = rest[0] if rest else ""
         if what == "stats" and method == "GET":
             return Reply(200, self.snapshot_stats())
@@ -1132,6 +1144,17 @@ class GraphService:
         if what == "enroll" and method == "POST":
             return Reply(201, self.enroll(payload["serialNumber"], payload.get("days_since_sync", 0),
                                           payload.get("userPrincipalName", "")))
+        if what == "reused" and method == "POST":
+            if not payload.get("serialNumber"):
+                raise GraphFault(400, "BadRequest", "serialNumber is required")
+            return Reply(201, self.seed_reused(payload["serialNumber"], payload.get("hardwareHash"),
+                                               payload.get("join", "entra"), payload.get("userPrincipalName", ""),
+                                               group_tag=payload.get("groupTag", ""),
+                                               device_name=payload.get("deviceName")))
+        if what == "records" and method == "GET":
+            if not query.get("serialNumber"):
+                raise GraphFault(400, "BadRequest", "serialNumber is required")
+            return Reply(200, self.records(query["serialNumber"]))
         if what == "process" and method == "POST":
             # Make every pending import and deletion due now (for tests that need no waiting at all).
             self._pending = [(0, s, i) for (_d, s, i) in self._pending]
@@ -1166,6 +1189,134 @@ class GraphService:
             self.store.touch("autopilot", ap["id"])
         return managed
 
+    def seed_reused(self, serial, hardware_hash=None, join="entra", upn="", group_tag="", device_name=None,
+                    days_since_sync=3):
+        """Seed a RE-USED device: the stale records a device leaves behind after a first life in the tenant,
+        as the services keep them. Returns ``{"autopilot", "managed", "entra": [...]}``.
+
+        * the Windows Autopilot identity, registered long ago; its Entra object carries ``[ZTDID]:<id>``
+          (and ``[OrderId]:<group tag>``); ``azureActiveDirectoryDeviceId`` points at it;
+        * the Intune managed device, enrolled through Autopilot and linked both ways (``managedDeviceId``
+          on the Autopilot identity, ``azureADDeviceId`` on the managed device);
+        * ``join="entra"``: the device joined Entra through the Autopilot object (trustType ``AzureAd``,
+          renamed to the computer name); ``join="hybrid"``: a *second* Entra object synced from AD
+          (trustType ``ServerAd``, displayName = the computer name) that the managed device points at,
+          while the Autopilot object stays as registered (DOC memdocs known-issues "Duplicate device objects").
+        """
+        with self.lock:
+            return self._seed_reused(serial, hardware_hash, join, upn, group_tag, device_name, days_since_sync)
+
+    def _seed_reused(self, serial, hardware_hash, join, upn, group_tag, device_name, days_since_sync):
+        if join not in ("entra", "hybrid"):
+            raise GraphFault(400, "BadRequest", "join must be entra or hybrid, not %r" % (join,))
+        serial = serial.strip()
+        if self._registered(serial):
+            raise GraphFault(409, "Conflict", "%s is already registered in Windows Autopilot" % serial)
+        manufacturer, model, sku, family = "Lab Manufacturer", "Lab Model", "", ""
+        if hardware_hash:
+            report = decode(hardware_hash, serial_number=serial)
+            manufacturer = report.manufacturer or manufacturer
+            model = report.model or model
+            sku, family = report.sku or "", report.family or ""
+        now = time.time()
+        registered = iso(now - 400 * 86400)
+        enrolled = iso(now - 380 * 86400)
+        last = iso(now - days_since_sync * 86400)
+        hybrid = join == "hybrid"
+        tail = re.sub(r"[^A-Za-z0-9]", "", serial).upper()
+        name = device_name or ("WF-%s" % tail[-8:] if hybrid else "DESKTOP-%s" % tail[-7:])
+        dev_id, md_id = str(uuid.uuid4()), str(uuid.uuid4())
+        ap_entra_id, ap_device_id = str(uuid.uuid4()), str(uuid.uuid4())
+        physical = ["[ZTDID]:%s" % dev_id]
+        if group_tag:
+            physical.append("[OrderId]:%s" % group_tag)
+
+        def hw_ids():
+            return ["[USER-GID]:%s:%d" % (uuid.uuid4(), self.rng.getrandbits(48)),
+                    "[GID]:g:%d" % self.rng.getrandbits(48),
+                    "[USER-HWID]:%s:%d" % (uuid.uuid4(), self.rng.getrandbits(48)),
+                    "[HWID]:h:%d" % self.rng.getrandbits(48)]
+
+        ap_entra = {"id": ap_entra_id, "deviceId": ap_device_id, "displayName": serial, "operatingSystem": "Windows",
+                    "operatingSystemVersion": "", "trustType": "AzureAd", "accountEnabled": True,
+                    "physicalIds": physical, "approximateLastSignInDateTime": None, "registrationDateTime": registered,
+                    "createdDateTime": registered, "enrollmentProfileName": None, "isManaged": False,
+                    "onPremisesSyncEnabled": None, "_serial": serial.upper()}
+        entra = [ap_entra]
+        joined = ap_entra
+        if hybrid:
+            joined = {"id": str(uuid.uuid4()), "deviceId": str(uuid.uuid4()), "displayName": name,
+                      "operatingSystem": "Windows", "operatingSystemVersion": "10.0.22631.4460", "trustType": "ServerAd",
+                      "accountEnabled": True, "physicalIds": hw_ids(), "approximateLastSignInDateTime": last,
+                      "registrationDateTime": enrolled, "createdDateTime": enrolled, "enrollmentProfileName": None,
+                      "isManaged": True, "onPremisesSyncEnabled": True, "_serial": serial.upper()}
+            entra.append(joined)
+        else:
+            ap_entra.update({"displayName": name, "operatingSystemVersion": "10.0.22631.4460", "isManaged": True,
+                             "approximateLastSignInDateTime": last, "enrollmentProfileName": "Lab Autopilot profile",
+                             "physicalIds": physical + hw_ids()})
+        managed = {"id": md_id, "deviceName": name, "serialNumber": serial, "operatingSystem": "Windows",
+                   "osVersion": "10.0.22631.4460", "userPrincipalName": upn, "azureADDeviceId": joined["deviceId"],
+                   "enrolledDateTime": enrolled, "lastSyncDateTime": last, "managementAgent": "mdm",
+                   "deviceEnrollmentType": "windowsAutoEnrollment" if hybrid else "windowsAzureADJoin",
+                   "joinType": "hybridAzureADJoined" if hybrid else "azureADJoined", "autopilotEnrolled": True,
+                   "deviceRegistrationState": "registered", "complianceState": "compliant",
+                   "manufacturer": manufacturer, "model": model}
+        dev = {
+            "id": dev_id, "deploymentProfileAssignmentStatus": "assignedInSync",
+            "deploymentProfileAssignmentDetailedStatus": "none", "deploymentProfileAssignedDateTime": registered,
+            "groupTag": group_tag, "purchaseOrderIdentifier": "", "serialNumber": serial, "productKey": "",
+            "manufacturer": manufacturer, "model": model, "enrollmentState": "enrolled",
+            "lastContactedDateTime": last, "addressableUserName": upn.split("@")[0] if upn else "",
+            "userPrincipalName": upn, "resourceName": "", "skuNumber": sku, "systemFamily": family,
+            "azureActiveDirectoryDeviceId": ap_device_id, "azureAdDeviceId": ap_device_id, "managedDeviceId": md_id,
+            "displayName": "" if hybrid else name, "deviceAccountUpn": "", "deviceAccountPassword": None,
+            "deviceFriendlyName": "", "remediationState": "noRemediationRequired",
+            "remediationStateLastModifiedDateTime": registered, "userlessEnrollmentStatus": "allowed",
+            "_ztdid": dev_id, "_entra": ap_entra_id, "_registered": registered,
+        }
+        self.store.put("autopilot", dev_id, dev)
+        self.serial_index[serial.upper()].add(dev_id)
+        for obj in entra:
+            self.store.put("entra", obj["id"], obj)
+        self.store.put("managed", md_id, managed)
+        self.store.commit()
+        self.stats["reused_seeded"] += 1
+        return {"autopilot": self._ap_view(dev, "beta"), "managed": dict(managed),
+                "entra": [_entra_view(o) for o in entra]}
+
+    def records(self, serial):
+        with self.lock:
+            return self._records(serial)
+
+    def _records(self, serial):
+        """What exists for ``serial`` in each store (lab bookkeeping: the Entra objects are found through the
+        links of the serial's records and through the serial the lab noted when it created them)."""
+        key = serial.strip().upper()
+        data = self.store.data
+        aps = [d for d in data["autopilot"].values() if d["serialNumber"].upper() == key]
+        mds = [m for m in data["managed"].values() if (m.get("serialNumber") or "").upper() == key]
+        linked = {d.get("azureActiveDirectoryDeviceId") for d in aps} | {m.get("azureADDeviceId") for m in mds}
+        objs = [o for o in data["entra"].values() if o.get("_serial") == key or o["deviceId"] in linked]
+
+        def ztdid(obj):
+            return next((p.split(":", 1)[1] for p in obj["physicalIds"] if p.lower().startswith("[ztdid]:")), None)
+
+        return {
+            "serialNumber": serial,
+            "autopilot": [{"id": d["id"], "azureActiveDirectoryDeviceId": d.get("azureActiveDirectoryDeviceId"),
+                           "managedDeviceId": d.get("managedDeviceId"), "deleting": bool(d.get("_delete_due")),
+                           "entraObjectPresent": d.get("_entra") in data["entra"],
+                           "orphaned": d.get("_entra") not in data["entra"]} for d in aps],
+            "managed": [{"id": m["id"], "deviceName": m.get("deviceName"), "azureADDeviceId": m.get("azureADDeviceId")}
+                        for m in mds],
+            "entra": sorted(({"id": o["id"], "deviceId": o["deviceId"], "displayName": o.get("displayName"),
+                              "trustType": o.get("trustType"), "ztdid": ztdid(o)} for o in objs),
+                            key=lambda o: (o["trustType"] or "", o["id"])),
+            "imported": [{"id": r["id"], "status": r["state"]["deviceImportStatus"]}
+                         for r in data["imported"].values() if (r.get("serialNumber") or "").upper() == key],
+        }
+
     def snapshot_stats(self):
         with self.lock:
             return {"counters": dict(self.stats), "per_app": dict(self.per_app),
@@ -1177,6 +1328,11 @@ class GraphService:
     def close(self):
         with self.lock:
             self.store.close()
+
+
+def _entra_view(obj):
+    """An Entra device as Graph shows it (without the lab's own bookkeeping keys)."""
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
 
 
 def _fmt_seconds(seconds):

@@ -25,7 +25,7 @@ import os
 import threading
 import time
 
-from .. import hashgen
+from .. import hashgen, secrets
 from . import wmi
 
 FAULTS = {
@@ -155,6 +155,9 @@ class Fleet:
         names = [name_format % i for i in range(count)]
         faults = _normalize_faults(faults, names)
         hosts = []
+        secrets.register(password, "password")  # tools/secretscan.py proves it never reaches an artifact
+        if any("bad_password" in f for f in faults.values()):
+            secrets.register(WRONG_PASSWORD, "password")
         for i, (dev, addr, name) in enumerate(zip(devices, addrs, names, strict=True)):
             f = faults.get(name, {})
             build = None

@@ -25,12 +25,13 @@ import spnego
 import spnego.channel_bindings
 import spnego.exceptions
 
-from . import certs, service
+from . import certs, service, soap
 
 BOUNDARY = b"--Encrypted Boundary"
 SPNEGO_ENC = "application/HTTP-SPNEGO-session-encrypted"
 ENC_CONTENT_TYPE = 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"' % SPNEGO_ENC
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 500: "Internal Server Error"}
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 411: "Length Required",
+           500: "Internal Server Error"}
 MAX_BODY = 1 << 22
 
 
@@ -44,14 +45,26 @@ class HttpRequest:
         self.body = body
 
 
-async def read_request(reader):
-    """One HTTP/1.1 request, or None when the client closed the connection."""
+class BadRequest(Exception):
+    """A request the HTTP layer answers itself and then closes the connection (``response`` is the bytes)."""
+
+    def __init__(self, response):
+        super().__init__("bad request")
+        self.response = response
+
+
+async def read_request(reader, idle_timeout=None, body_timeout=None):
+    """One HTTP/1.1 request, or None when the client closed the connection (or stayed idle too long).
+
+    Framing problems become ``BadRequest`` (400 for a head that is too large or a bad Content-Length, 411 for a
+    chunked body, a w:EncodingLimit SOAP fault for a body over ``MAX_BODY``): the caller sends the answer and closes.
+    """
     try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except (asyncio.IncompleteReadError, ConnectionError):
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), idle_timeout)
+    except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
         return None
     except asyncio.LimitOverrunError:
-        raise ConnectionError("request head too large") from None
+        raise BadRequest(http_response(400, b"request head too large", [("Connection", "close")])) from None
     lines = head.decode("latin-1").split("\r\n")
     method, path, _ = (lines[0].split(" ", 2) + ["", ""])[:3]
     headers = {}
@@ -59,10 +72,20 @@ async def read_request(reader):
         if ":" in line:
             k, v = line.split(":", 1)
             headers[k.strip().lower()] = v.strip()
-    length = int(headers.get("content-length") or 0)
+    if "chunked" in headers.get("transfer-encoding", "").lower():
+        raise BadRequest(http_response(411, b"chunked request bodies are not supported", [("Connection", "close")]))
+    raw_length = headers.get("content-length") or "0"
+    if not raw_length.isdigit() or len(raw_length) > 18:
+        raise BadRequest(http_response(400, b"invalid Content-Length", [("Connection", "close")]))
+    length = int(raw_length)
     if length > MAX_BODY:
-        raise ConnectionError("body too large")
-    body = await reader.readexactly(length) if length else b""
+        fault = soap.fault_message(soap.encoding_limit(length, MAX_BODY), "")
+        raise BadRequest(http_response(500, fault, [("Content-Type", "application/soap+xml;charset=UTF-8"),
+                                                    ("Connection", "close")]))
+    try:
+        body = await asyncio.wait_for(reader.readexactly(length), body_timeout) if length else b""
+    except TimeoutError:
+        raise BadRequest(http_response(400, b"request body timed out", [("Connection", "close")])) from None
     return HttpRequest(method, path, headers, body)
 
 
@@ -203,8 +226,11 @@ class Lab:
     standard 5985/5986 on each device's address.
     """
 
-    def __init__(self, fleet, http_port=5985, https_port=5986, workdir=None, tls=True):
+    def __init__(self, fleet, http_port=5985, https_port=5986, workdir=None, tls=True, idle_timeout=900.0,
+                 body_timeout=60.0):
         self.fleet = fleet
+        self.idle_timeout = idle_timeout  # a connection with no new request for this long is closed
+        self.body_timeout = body_timeout  # a started request must arrive completely within this many seconds
         self.http_port = http_port
         self.https_port = https_port
         self._tmp = None
@@ -340,12 +366,25 @@ class Lab:
                 return
             conn = Connection(self, host, tls)
             while host.powered:
-                req = await read_request(reader)
+                try:
+                    req = await read_request(reader, self.idle_timeout, self.body_timeout)
+                except BadRequest as bad:
+                    events.record(host, "bad_request", status=int(bad.response[9:12]))
+                    writer.write(bad.response)
+                    await writer.drain()
+                    return
                 if req is None or not host.powered:
                     return
                 if host.latency:
                     await asyncio.sleep(host.latency)
-                data, effect = conn.respond(req)
+                try:
+                    data, effect = conn.respond(req)
+                except Exception as exc:  # the lab's own bug: a fault, never a traceback or a dead connection
+                    events.record(host, "lab_error", error=type(exc).__name__)
+                    data = http_response(500, soap.fault_message(soap.internal_error(type(exc).__name__),
+                                                                 host.computer_name),
+                                         [("Content-Type", "application/soap+xml;charset=UTF-8")])
+                    effect = service.NONE
                 if effect == service.DROP_MID_RESPONSE:
                     events.record(host, "dropped_mid_response")
                     writer.write(data[: len(data) // 2])

@@ -12,6 +12,7 @@ import base64
 import re
 import uuid
 import xml.etree.ElementTree as ET
+from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 from . import soap, wmi
@@ -31,30 +32,73 @@ class Reply:
 
 
 def handle(host, payload, user, events):
-    """Answer one SOAP request addressed to ``host`` by the authenticated ``user``."""
+    """Answer one SOAP request addressed to ``host`` by the authenticated ``user``.
+
+    Whatever the bytes, the answer is a SOAP fault (HTTP 500) or a response: malformed XML, DTDs (entity bombs,
+    external entities: refused before anything is expanded), other envelope namespaces, missing headers and values
+    the service cannot use never escape as exceptions.
+    """
+    msg_id = action = ""
     try:
-        root = ET.fromstring(payload)
-    except ET.ParseError as exc:
-        return Reply(400, ("malformed SOAP: %s" % exc).encode())
-    header = root.find(q("s", "Header"))
-    body = root.find(q("s", "Body"))
-    if body is None:
-        return Reply(400, b"no SOAP body")
-    if header is None or header.find(q("a", "Action")) is None:
-        if body.find("{%s}Identify" % NS["wsmid"]) is not None:
-            return Reply(200, _identify())
-        return Reply(400, b"no WS-Addressing Action")
-    msg_id = (header.findtext(q("a", "MessageID")) or "").strip()
-    action = (header.findtext(q("a", "Action")) or "").strip()
-    uri = (header.findtext(q("w", "ResourceURI")) or "").strip()
-    selectors = {s.get("Name"): (s.text or "") for s in header.findall("%s/%s" % (q("w", "SelectorSet"), q("w", "Selector")))}
-    ctx = _Request(host, user, events, action, uri, selectors, body)
-    try:
-        resp_action, resp_body = ctx.dispatch()
+        root = parse(payload)
+        if root.tag != q("s", "Envelope"):
+            if root.tag.endswith("}Envelope"):
+                raise soap.version_mismatch(root.tag[1:].split("}", 1)[0])
+            raise soap.invalid_xml("the root element %s is not a SOAP 1.2 Envelope" % root.tag[:200])
+        header = root.find(q("s", "Header"))
+        body = root.find(q("s", "Body"))
+        if body is None:
+            raise soap.invalid_xml("the envelope has no SOAP Body")
+        if header is None or header.find(q("a", "Action")) is None:
+            if body.find("{%s}Identify" % NS["wsmid"]) is not None:
+                return Reply(200, _identify())
+            raise soap.header_required("WS-Addressing Action")
+        msg_id = (header.findtext(q("a", "MessageID")) or "").strip()
+        action = (header.findtext(q("a", "Action")) or "").strip()
+        uri = (header.findtext(q("w", "ResourceURI")) or "").strip()
+        selectors = {s.get("Name"): (s.text or "")
+                     for s in header.findall("%s/%s" % (q("w", "SelectorSet"), q("w", "Selector")))}
+        ctx = _Request(host, user, events, action, uri, selectors, body)
+        try:
+            resp_action, resp_body = ctx.dispatch()
+        except (ValueError, TypeError) as exc:
+            raise soap.bad_value("a value in the request is not valid (%s)" % type(exc).__name__)
     except soap.WSManFault as fault:
-        events.record(host, "fault", action=action.rsplit("/", 1)[-1], subcode=fault.subcode, code=fault.code)
+        events.record(host, "fault", action=action.rsplit("/", 1)[-1], subcode=fault.subcode,
+                      code=fault.code)
         return Reply(500, soap.fault_envelope(fault, msg_id, host.computer_name))
+    except Exception as exc:  # the lab's own bug: answer like Windows would, and leave a trace for the tests
+        events.record(host, "lab_error", error=type(exc).__name__)
+        return Reply(500, soap.fault_envelope(soap.internal_error(type(exc).__name__), msg_id, host.computer_name))
     return Reply(200, soap.envelope(resp_action, msg_id, resp_body), ctx.effect)
+
+
+class _Refused(Exception):
+    pass
+
+
+def _refuse(*_args):
+    raise _Refused()
+
+
+def parse(payload):
+    """The SOAP envelope's root element; a WSManFault for anything that is not plain XML without a DTD."""
+    if b"<!" in payload or not payload.lstrip()[:1] == b"<":
+        # Only messages that could carry a DTD (or are not UTF-8 XML) pay for the pre-scan.
+        scan = expat.ParserCreate()
+        scan.StartDoctypeDeclHandler = _refuse
+        scan.EntityDeclHandler = _refuse
+        scan.ExternalEntityRefHandler = _refuse
+        try:
+            scan.Parse(payload, True)
+        except _Refused:
+            raise soap.dtd_refused() from None
+        except (expat.ExpatError, ValueError) as exc:
+            raise soap.invalid_xml(str(exc)[:200]) from None
+    try:
+        return ET.fromstring(payload)
+    except (ET.ParseError, ValueError, LookupError) as exc:
+        raise soap.invalid_xml(str(exc)[:200]) from None
 
 
 def _identify():

@@ -105,7 +105,7 @@ def test_extra_values_are_returned(tmp_path):
     (b"Device Serial Number,Windows Product ID\r\nPC1,\r\n", "no 'Hardware Hash' column"),
     (b"T0EeBAEAHAAAAAoAAQBj,,\r\n", "no header row: the first line already holds a hardware hash"),
     (b"Serial Number,Device Serial Number,Hardware Hash\r\n", "both mean serial"),
-    (codecs.BOM_UTF16_LE + b"\x00\xd8", "not valid UTF-16-LE"),
+    (codecs.BOM_UTF16_LE + b"\x00\xd8a\x00", "not valid UTF-16-LE"),
 ])
 def test_unusable_files_are_problems_not_exceptions(tmp_path, data, reason):
     (tmp_path / "f.csv").write_bytes(data)
