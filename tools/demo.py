@@ -41,8 +41,9 @@ from winfleet_lab.wsman import Fleet, Lab  # noqa: E402
 DEMO_FAULTS = {"pc0005": "offline", "pc0006": "bad_password", "pc0007": "access_denied"}
 DEMO_FOREIGN = "pc0010"  # its serial is claimed by another organization
 DEMO_REUSED = "pc0020"  # registered and enrolled long ago: stale records
-# Graph lab timing: the documented durations one hundred times faster (import processing ~0.6 s).
-GRAPH_FAST = {"time_scale": 0.01, "processing_delay": 60.0, "delete_delay": 30.0}
+# Graph lab timing: the documented durations one hundred times faster; import processing takes ~3 s so the
+# progress of the wait shows.
+GRAPH_FAST = {"time_scale": 0.01, "processing_delay": 300.0, "delete_delay": 30.0}
 
 
 class Labs:
@@ -140,9 +141,10 @@ class Labs:
     def control(self, what, payload):
         """POST to the Graph lab's loopback-only control endpoint ``/_lab/<what>``."""
         ctx = ssl.create_default_context(cafile=self.graph.ca_path)
-        req = urllib.request.Request("%s/_lab/%s" % (self.graph.url, what), data=json.dumps(payload).encode(),
+        url = "%s/_lab/%s" % (self.graph.url, what)  # https, loopback
+        req = urllib.request.Request(url, data=json.dumps(payload).encode(),  # noqa: S310
                                      headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:  # noqa: S310 - https to the lab
+        with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:  # noqa: S310
             body = resp.read()
         return json.loads(body) if body else None
 
@@ -168,13 +170,40 @@ class Labs:
 
 
 def _optional_labs(labs, args):
-    """Labs that join when their fixture exists and is asked for. For example, once they land:
+    """AD DS (a real Samba AD DC, when it is installed) and Configuration Manager (the AdminService lab) join the
+    Graph and WinRM labs: the re-used device has stale records in all five places."""
+    del args
+    from winfleet_lab import samba
+    from winfleet_lab.configmgr import ConfigMgrLab
 
-        from winfleet_lab.samba import SambaDC
-        dc = SambaDC(labs.workdir / "samba")
-        labs.add("ad", dc.start, dc.stop, lambda: {"lab_ad": dc.connection()})
-    """
-    del labs, args
+    extra = {}
+    if samba.samba_missing():
+        print("demo: !!! Samba AD DC is not installed (run `make sysdeps` as root): the demo cleans no AD records",
+              flush=True)
+    else:
+        dc = samba.SambaDC(labs.workdir / "samba")
+        labs.add("ad", dc.start, dc.stop, lambda: {"lab_ldap": dc.connection(search_base=extra["ou"])})
+        extra["dc"] = dc
+        extra["ou"] = dc.add_ou("Workstations")
+        dc.add_computer("KEEP-PC-001", extra["ou"], serial_number="SN-KEEP-001", bitlocker_children=1)
+    cm = ConfigMgrLab(labs.workdir / "configmgr", host="127.0.40.50")
+    labs.add("configmgr", cm.start, cm.stop, lambda: {"lab_configmgr": cm.connection()})
+    cm.add_device("KEEP-PC-001", "SN-KEEP-001")
+    extra["cm"] = cm
+    return extra
+
+
+def seed_reused(labs, extra, name, user):
+    """The re-used device: registered, hybrid joined and enrolled long ago (stale Autopilot, Entra and Intune
+    records), with its AD DS computer object (and a BitLocker recovery child) and its ConfigMgr device."""
+    host = labs.host(name)
+    serial, computer = host.device.serial, host.computer_name
+    labs.control("reused", {"serialNumber": serial, "hardwareHash": hashgen.build_hash(host.device), "join": "hybrid",
+                            "userPrincipalName": user, "groupTag": "OLD-FLEET", "deviceName": computer})
+    if "dc" in extra:
+        extra["dc"].add_computer(computer, extra["ou"], bitlocker_children=1)
+    extra["cm"].add_device(computer, serial)
+    return computer
 
 
 def run_refresh(connection_file, campaign_name, extra_vars=None, forks=25, env=None, stdout=None):
@@ -196,6 +225,9 @@ def main(argv=None):
     started = time.monotonic()
     workdir = ROOT / ".build" / "lab"
     campaign = ROOT / "campaigns" / "lab" / args.campaign
+    # The AD DC and the ConfigMgr lab start afresh every time (a kept campaign's journal says what is done).
+    for lab in ("samba", "configmgr"):
+        shutil.rmtree(workdir / lab, ignore_errors=True)
     if not args.keep:
         shutil.rmtree(campaign, ignore_errors=True)
         shutil.rmtree(workdir / "graph", ignore_errors=True)
@@ -203,10 +235,10 @@ def main(argv=None):
     shutil.rmtree(sources, ignore_errors=True)
     samplefleet.write_fleet(str(sources), seed=4242, count=8, damage=False)
     with Labs(workdir, count=args.count) as labs:
-        _optional_labs(labs, args)
+        extra = _optional_labs(labs, args)
         if not args.keep or not (campaign / "journal.jsonl").exists():
             labs.claim_by_other_tenant(DEMO_FOREIGN)
-            labs.reused(DEMO_REUSED, user="carol@winfleetlab.onmicrosoft.com")
+            seed_reused(labs, extra, DEMO_REUSED, user="carol@winfleetlab.onmicrosoft.com")
         connection = labs.write_connection(workdir / "connection.yml")
         print("demo: %d devices on %s.., faults %s; %s claimed by another organization; %s re-used (stale records)"
               % (args.count, labs.base_address.rsplit(".", 1)[0], ", ".join("%s=%s" % kv for kv in labs.faults.items()),

@@ -19,7 +19,7 @@ options:
     type: str
   username:
     description:
-      - Account to authenticate as with Windows integrated authentication (NTLM), as V(DOMAIN\user) or
+      - Account to authenticate as with Windows integrated authentication (NTLM), as V(DOMAIN\\user) or
         V(user@domain.fqdn). It must be an administrative user in Configuration Manager with the permissions
         each module lists.
       - If not set, the environment variable E(WINFLEET_CONFIGMGR_USERNAME) is used.

@@ -484,8 +484,8 @@ def serial_mismatches(devices, serial_number, require_serial_match=True):
                                 "set require_serial_match=false to accept records without one)"
                                 % (dev["name"], dev["id"], serial_number))
         elif not _same(have, serial_number):
-            problems.append("%s (ResourceId %s) has serial number %s, not %s" % (dev["name"], dev["id"], have,
-                                                                               serial_number))
+            problems.append("%s (ResourceId %s) has serial number %s, not %s"
+                            % (dev["name"], dev["id"], have, serial_number))
     return problems
 
 

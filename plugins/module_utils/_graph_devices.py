@@ -331,8 +331,8 @@ def _ztdid_filters(ztdid):
     out = []
     for tag in ("[ZTDID]", "[ZTDId]"):
         for value in dict.fromkeys((ztdid, ztdid.lower())):
-            out.append("%s?$filter=%s" % (DEVICES, _quote_filter("physicalIds/any(p:p eq '%s:%s')"
-                                                                   % (tag, _odata(value)))))
+            clause = "physicalIds/any(p:p eq '%s:%s')" % (tag, _odata(value))
+            out.append("%s?$filter=%s" % (DEVICES, _quote_filter(clause)))
     return out
 
 

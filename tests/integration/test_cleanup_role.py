@@ -112,10 +112,10 @@ def test_reused_device_cleaned_from_all_five_places_then_registers(samba_dc, gra
     assert _journal(campaign) == []
 
     # 2. Guards: too many deletions for the limit, and a wildcard selector: both refuse before deleting anything.
-    rc, data, out = _play(tmp_path / "limit", dict(ev, max_deletions=3))
+    rc, _data, out = _play(tmp_path / "limit", dict(ev, max_deletions=3))
     assert rc != 0 and "more than cleanup_max_deletions" in out, out
     assert "would delete 6 records" in out
-    rc, data, out = _play(tmp_path / "wild", dict(ev, devices=[{"serial": "SN*", "name": "PC-*"}]))
+    rc, _data, out = _play(tmp_path / "wild", dict(ev, devices=[{"serial": "SN*", "name": "PC-*"}]))
     assert rc != 0 and "Refusing to clean" in out and "SN*" in out, out
     assert graph.service.records(serial)["managed"] and samba_dc.computer_exists(name)
     assert samba_dc.count(BITLOCKER, base=ou) == 3

@@ -284,11 +284,11 @@ def case(index, pool, base=0):
         role = "good"
         if r == damaged_at and kind == "row_damage":
             dmg = rng.choice(ROW_REJECT)
-            values, force, _ = _apply_row_damage(dmg, values, dialect, delimiter, rng, dev, hsh, raw, quote_all)
+            values, force, _unused = _apply_row_damage(dmg, values, dialect, delimiter, rng, dev, hsh, raw, quote_all)
             role = "bad"
         elif r == damaged_at and kind == "tolerated":
             dmg = rng.choice(ROW_TOLERATE)
-            values, force, _ = _apply_row_damage(dmg, values, dialect, delimiter, rng, dev, hsh, raw, quote_all)
+            values, force, _unused = _apply_row_damage(dmg, values, dialect, delimiter, rng, dev, hsh, raw, quote_all)
         lines.append(_join(values, delimiter, quote_all, force))
         (c.good if role == "good" else c.bad).append(dev.serial)
         if kind == "repeated_header" and r == 0:

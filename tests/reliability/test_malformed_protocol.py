@@ -325,9 +325,9 @@ GRAPH_CASES = [
      "InvalidAuthenticationToken"),
     ("token endpoint, junk form", lambda t, lab: request("POST", "/%s/oauth2/v2.0/token" % lab.tenant_id,
                                                          bytes(range(256)), []), 400, None),
-    ("token endpoint, JSON body", lambda t, lab: request("POST", "/%s/oauth2/v2.0/token" % lab.tenant_id,
-                                                        b'{"grant_type": "client_credentials"}', [
-                                                            ("Content-Type", "application/json")]), 400, None),
+    ("token endpoint, JSON body", lambda t, lab: request(
+        "POST", "/%s/oauth2/v2.0/token" % lab.tenant_id, b'{"grant_type": "client_credentials"}',
+        [("Content-Type", "application/json")]), 400, None),
     ("token endpoint, GET", lambda t, lab: request("GET", "/%s/oauth2/v2.0/token" % lab.tenant_id, b"", []), 404,
      None),
     ("unsupported method", lambda t, lab: request("OPTIONS", DEVICES, b"", auth(t)), 501, "NotImplemented"),

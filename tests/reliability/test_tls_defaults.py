@@ -106,8 +106,8 @@ def test_graph_module_documents_its_least_privilege_permission(name):
     assert name in table, "docs/graph.md has no permission row for %s" % name
     least = table[name][0]
     mod = importlib.import_module(PREFIX + name)
-    assert getattr(mod, "PERMISSION", least) == least, "the module asks for %s, the docs say %s" % (mod.PERMISSION,
-                                                                                                   least)
+    assert getattr(mod, "PERMISSION", least) == least, \
+        "the module asks for %s, the docs say %s" % (mod.PERMISSION, least)
     named = re.search(r"application permissions? ((?:C\([\w.]+\)[ ,]*(?:and |or |\(or )?)+)", mod.DOCUMENTATION)
     assert named, "%s DOCUMENTATION does not say which application permission it needs" % name
     assert least in re.findall(r"C\(([\w.]+)\)", named.group(1)), "%s DOCUMENTATION does not name %s" % (name, least)
@@ -214,7 +214,7 @@ def _adhoc(lab, work, name, ca=True, validation=None):
     if validation is not None:
         extra["ansible_winrm_server_cert_validation"] = validation
     inventory = lab.fleet.write_inventory(str(work / ("%s.ini" % name)), ca_path=lab.ca_path if ca else None,
-                                         transport="ntlm", scheme="https", extra_vars=extra)
+                                          transport="ntlm", scheme="https", extra_vars=extra)
     if validation is not None:  # write_inventory always writes "validate" for https; the override comes last
         text = pathlib.Path(inventory).read_text().replace("ansible_winrm_server_cert_validation=validate\n", "")
         pathlib.Path(inventory).write_text(text)
