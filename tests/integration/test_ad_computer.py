@@ -12,7 +12,6 @@ import subprocess
 
 import pytest
 
-from winfleet_lab import samba
 from winfleet_lab.playbook import BIN, COLLECTIONS, ansible_env, run_playbook, task_results
 
 pytestmark = [pytest.mark.integration, pytest.mark.samba]
@@ -20,7 +19,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.samba]
 PLAYBOOKS = pathlib.Path(__file__).parent / "ad"
 INVENTORY = pathlib.Path(__file__).parent / "inventory_ad" / "fleet.microsoft.ad.ldap.yml"
 INSTALL_MICROSOFT_AD = pathlib.Path(__file__).resolve().parents[2] / "tools" / "install-microsoft-ad.sh"
-samba_dc = samba.samba_dc
 
 BITLOCKER = "(objectClass=msFVE-RecoveryInformation)"
 

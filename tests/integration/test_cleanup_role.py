@@ -13,7 +13,6 @@ import pathlib
 
 import pytest
 
-from winfleet_lab import samba
 from winfleet_lab.configmgr.fixtures import running_lab
 from winfleet_lab.fixtures_graph import devices, start_lab
 from winfleet_lab.playbook import run_playbook
@@ -21,7 +20,6 @@ from winfleet_lab.playbook import run_playbook
 pytestmark = [pytest.mark.integration, pytest.mark.samba]
 
 PLAYBOOK = pathlib.Path(__file__).parent / "cleanup" / "cleanup.yml"
-samba_dc = samba.samba_dc
 BITLOCKER = "(objectClass=msFVE-RecoveryInformation)"
 STEPS = ("Delete the Intune managed devices", "Delete the Windows Autopilot identities and wait until they are gone",
          "Delete the remaining Microsoft Entra device objects (hybrid-joined, orphaned)",
