@@ -78,7 +78,7 @@ def test_clean_tree_passes(tmp_path, registry):
      "registered token (JWT)"),
     ("other-jwt.log", "token=eyJ0eXAiOiJKV1QifQ.eyJzdWIiOiIxMjM0NTY3ODkwIn0.%s\n" % ("x" * 43), "JWT"),
     ("bearer.log", "curl -H 'Authorization: Bearer 0123456789abcdefABCDEF0123456789'\n", "bearer token"),
-])
+], ids=lambda value: value if isinstance(value, str) and "." in value and len(value) < 20 else "")
 def test_planted_secret_is_found_without_being_printed(tmp_path, registry, name, content, kind):
     tree = clean_tree(tmp_path / "artifacts")
     target = tree / "sub" / name
