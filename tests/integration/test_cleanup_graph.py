@@ -6,14 +6,12 @@ registers again; check mode predicts the real run; a second run changes nothing;
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
 
 import pytest
 
 from winfleet_lab.fixtures_graph import devices, start_lab
-from winfleet_lab.playbook import run_playbook, task_results
+from winfleet_lab.playbook import run_playbook, task_results, write_extravars
 
 pytestmark = pytest.mark.integration
 
@@ -31,12 +29,8 @@ def lab(tmp_path_factory):
 
 def _play(playbook, workdir, extravars, check=False):
     """ansible-playbook with the results_json callback; extra vars (lab secrets) go in through a 0600 file."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    varfile = workdir / ("vars-%d.json" % len(list(workdir.glob("vars-*.json"))))
-    fd = os.open(str(varfile), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(extravars, fh)
-    rc, data, out, err = run_playbook(PLAYBOOKS / playbook, "-i", "localhost,", "-c", "local", "-e", "@%s" % varfile,
+    rc, data, out, err = run_playbook(PLAYBOOKS / playbook, "-i", "localhost,", "-c", "local",
+                                      "-e", write_extravars(workdir, extravars),
                                       check=check, timeout=300)
     assert data is not None, out + err
     return rc, data, out + err

@@ -8,14 +8,13 @@ what they should; the device then registers again; a second run changes nothing 
 from __future__ import annotations
 
 import json
-import os
 import pathlib
 
 import pytest
 
 from winfleet_lab.configmgr.fixtures import running_lab
 from winfleet_lab.fixtures_graph import devices, start_lab
-from winfleet_lab.playbook import run_playbook
+from winfleet_lab.playbook import run_playbook, write_extravars
 
 pytestmark = [pytest.mark.integration, pytest.mark.samba]
 
@@ -43,13 +42,8 @@ def configmgr(tmp_path_factory):
 
 
 def _play(workdir, extravars, check=False):
-    workdir.mkdir(parents=True, exist_ok=True)
-    varfile = workdir / ("vars-%d.json" % len(list(workdir.glob("vars-*.json"))))
-    fd = os.open(str(varfile), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(extravars, fh)
-    rc, data, out, err = run_playbook(PLAYBOOK, "-i", "localhost,", "-c", "local", "-e", "@%s" % varfile,
-                                      check=check, timeout=300)
+    rc, data, out, err = run_playbook(PLAYBOOK, "-i", "localhost,", "-c", "local",
+                                      "-e", write_extravars(workdir, extravars), check=check, timeout=300)
     assert data is not None, out + err
     return rc, data, out + err
 

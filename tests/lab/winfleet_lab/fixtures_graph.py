@@ -7,8 +7,6 @@ Import the fixtures into a test module (``from winfleet_lab.fixtures_graph impor
 
 from __future__ import annotations
 
-import json
-import os
 import pathlib
 import subprocess
 
@@ -16,7 +14,7 @@ import pytest
 
 from winfleet_lab import hashgen, samplefleet
 from winfleet_lab.graph import GraphLab
-from winfleet_lab.playbook import BIN, ansible_env
+from winfleet_lab.playbook import BIN, ansible_env, write_extravars
 
 # Fast settings for tests: the documented numbers, one hundred times faster, and a 0.2 s processing delay.
 FAST = {"time_scale": 0.01, "processing_delay": 20.0, "delete_delay": 10.0}
@@ -60,12 +58,8 @@ def run_playbook(playbook, workdir, extravars, env=None, check=False, diff=False
     """Run ``ansible-playbook`` (the venv's) on localhost; ``extravars`` go in as a JSON file.
     Returns the CompletedProcess (or the Popen with ``popen=True``)."""
     workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    varfile = workdir / ("vars-%d.json" % len(list(workdir.glob("vars-*.json"))))
-    varfile.write_text(json.dumps(extravars))
-    os.chmod(varfile, 0o600)
     cmd = [str(BIN / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook),
-           "-e", "@%s" % varfile]
+           "-e", write_extravars(workdir, extravars)]
     if check:
         cmd.append("--check")
     if diff:

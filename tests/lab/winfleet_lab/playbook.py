@@ -38,6 +38,17 @@ def ansible_env(**extra):
     return env
 
 
+def write_extravars(workdir, extravars):
+    """Write ``extravars`` (they hold lab secrets) to a new 0600 JSON file in ``workdir``; return ``"@path"`` for -e."""
+    workdir = pathlib.Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    varfile = workdir / ("vars-%d.json" % len(list(workdir.glob("vars-*.json"))))
+    fd = os.open(str(varfile), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(extravars, fh)
+    return "@%s" % varfile
+
+
 def run_playbook(playbook, *args, env=None, check=False, timeout=600):
     """Run a playbook with the JSON callback; return ``(returncode, parsed_json_or_None, stdout, stderr)``."""
     cmd = [str(BIN / "ansible-playbook"), str(playbook), *args]
