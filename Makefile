@@ -76,7 +76,7 @@ units: venv link
 	$(PYTEST) tests/unit -n 2 --junitxml=$(ARTIFACTS)/junit-units.xml --basetemp=$(ARTIFACTS)/tmp-units
 
 integration: venv link sysdeps microsoft-ad
-	$(PYTEST) tests/integration --junitxml=$(ARTIFACTS)/junit-integration.xml --basetemp=$(ARTIFACTS)/tmp-integration
+	$(PYTEST) tests/integration -n 2 --junitxml=$(ARTIFACTS)/junit-integration.xml --basetemp=$(ARTIFACTS)/tmp-integration
 
 reliability: venv link
 	$(PYTEST) tests/reliability -n 2 --junitxml=$(ARTIFACTS)/junit-reliability.xml --basetemp=$(ARTIFACTS)/tmp-reliability

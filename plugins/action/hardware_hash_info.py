@@ -38,6 +38,7 @@ ARGUMENT_SPEC = {
     "assigned_user": {"type": "str", "default": ""},
     "csv_dir": {"type": "path"},
     "csv_encoding": {"type": "str", "default": "ascii", "choices": list(CSV_ENCODINGS)},
+    "read_retries": {"type": "int", "default": 2},
     "shutdown": {"type": "bool", "default": False},
 }
 SUPPORTED_TRANSPORTS = ("basic", "plaintext", "ssl", "ntlm", "kerberos", "credssp", "certificate")
@@ -63,8 +64,7 @@ class ActionModule(ActionBase):
                 result.setdefault("warnings", []).append(
                     "%s: the WinRM server's certificate is not validated (ansible_winrm_server_cert_validation=ignore); "
                     "trust its CA with ansible_winrm_ca_trust_path instead" % label)
-            client = WSManClient(label=label, **settings)
-            data = collect(client, group_tag=args["group_tag"], assigned_user=args["assigned_user"])
+            client, data = self._read(label, settings, args, result)
             data["record"]["source"] = label  # names the host in the merge module's rejects
             result.update(data)
             result["endpoint"] = client.endpoint
@@ -96,6 +96,28 @@ class ActionModule(ActionBase):
             if client is not None:
                 client.close()
         return result
+
+    @staticmethod
+    def _read(label, settings, args, result):
+        """Read the device; on a connection dropped mid-answer read it again over a new connection (reads are WMI
+        queries: repeating one changes nothing). Returns the open client (for the shutdown) and the data."""
+        attempts = 1 + max(0, args["read_retries"])
+        attempt = 0
+        while True:
+            attempt += 1
+            result["attempts"] = attempt
+            client = WSManClient(label=label, **settings)
+            try:
+                return client, collect(client, group_tag=args["group_tag"], assigned_user=args["assigned_user"])
+            except ConnectionDroppedError as exc:
+                client.close()
+                if attempt >= attempts:
+                    raise
+                result.setdefault("warnings", []).append("%s (read %d of at most %d; reading again)"
+                                                         % (exc.msg, attempt, attempts))
+            except BaseException:
+                client.close()
+                raise
 
     def _shutdown(self, client):
         """``shutdown /s /t 0``; Windows may go away before it answers: a dropped connection counts as success."""

@@ -185,6 +185,16 @@ def _code_msg(resp):
     return unwrap_error(resp.body)
 
 
+FINAL_REFUSALS = (OTHER_ORG, BAD_HASH, NOT_FOUND)
+
+
+def _same_submission(record, entry):
+    """Whether one of our import records is this entry as it would be sent now: the same serial, group tag and
+    assigned user (the service does not echo the hardware hash back)."""
+    return ((record.get("groupTag") or "") == (entry["group_tag"] or "")
+            and (record.get("assignedUserPrincipalName") or "").lower() == (entry["assigned_user"] or "").lower())
+
+
 def import_id_for(batch):
     digest = hashlib.sha256()
     for e in batch:
@@ -210,7 +220,7 @@ class Registrar:
 
     def __init__(self, client, batch_size=500, poll_interval=15.0, wait=True, timeout=1800.0,
                  delete_import_records=True, update_existing=False, sleep=time.sleep, clock=time.monotonic,
-                 submit_attempts=5):
+                 submit_attempts=5, resubmit_refused=False):
         self.client = client
         self.batch_size = max(1, min(int(batch_size), 500))
         self.poll_interval = float(poll_interval)
@@ -221,6 +231,7 @@ class Registrar:
         self.sleep = sleep
         self.clock = clock
         self.submit_attempts = submit_attempts
+        self.resubmit_refused = resubmit_refused
         self.warnings = []
 
     # ---------------------------------------------------------------------------------------
@@ -231,6 +242,7 @@ class Registrar:
         to_submit = []
         tracked = {}  # record id -> entry
         stale = []
+        adopted = []  # record ids of earlier refusals reported as this run's verdict
         for e in entries:
             key = e["serial_number"].upper()
             res = results[key]
@@ -249,6 +261,18 @@ class Registrar:
                 res.update(import_id=rec.get("importId"), resumed=True)
                 stale.extend(r for r in records if r is not rec)
                 continue
+            refused = [r for r in records if outcome_of(r["state"]) in FINAL_REFUSALS and _same_submission(r, e)]
+            if refused and not self.resubmit_refused:
+                # This very device was sent before (a run killed before it saw the answer, or an earlier run) and
+                # refused for a reason a retry cannot change: report that verdict, do not import it a second time.
+                rec = refused[-1]
+                st = rec["state"]
+                res.update(outcome=outcome_of(st), record_id=rec["id"], import_id=rec.get("importId"), resumed=True,
+                           error_code=st.get("deviceErrorCode") or None,
+                           error_name=st.get("deviceErrorName") if st.get("deviceErrorName") not in ("", "None") else None)
+                adopted.append(rec["id"])
+                stale.extend(r for r in records if r is not rec)
+                continue
             stale.extend(records)
             to_submit.append(e)
         if check_mode:
@@ -264,7 +288,7 @@ class Registrar:
             for rec_id, e in self._submit(batch, results).items():
                 tracked[rec_id] = e
         states = self._wait(tracked) if tracked else {}
-        finished = []
+        finished = list(adopted)
         for rec_id, e in tracked.items():
             res = results[e["serial_number"].upper()]
             rec = states.get(rec_id)

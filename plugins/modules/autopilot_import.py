@@ -110,6 +110,15 @@ options:
         for very large fleets you may prefer V(false).
     type: bool
     default: true
+  resubmit_refused:
+    description:
+      - A device this module sent before with the same group tag and assigned user - by a run killed before it saw
+        the answer, or an earlier run with O(delete_import_records=false) - whose import record holds a refusal a
+        retry cannot change (C(Device claimed by another organization), C(Hardware hash not valid),
+        C(Device not found)) gets that verdict reported again and is not imported a second time.
+      - V(true) sends such devices again (after the supplier released the device or the hash was corrected).
+    type: bool
+    default: false
   update_existing:
     description:
       - For devices already registered, set the group tag and assigned user given here when they differ
@@ -268,7 +277,7 @@ def run(module):
     client = client_from_module(module)
     registrar = Registrar(client, batch_size=p["batch_size"], poll_interval=p["poll_interval"], wait=p["wait"],
                           timeout=p["wait_timeout"], delete_import_records=p["delete_import_records"],
-                          update_existing=p["update_existing"])
+                          update_existing=p["update_existing"], resubmit_refused=p["resubmit_refused"])
     try:
         results = registrar.run(entries, check_mode=module.check_mode)
     except GraphPermissionError as exc:
@@ -314,6 +323,7 @@ def main():
         poll_interval=dict(type="float", default=15),
         delete_import_records=dict(type="bool", default=True),
         update_existing=dict(type="bool", default=False),
+        resubmit_refused=dict(type="bool", default=False),
         fail_on_error=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,

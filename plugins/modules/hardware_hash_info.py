@@ -76,6 +76,13 @@ options:
     type: str
     choices: [ascii, utf-16]
     default: ascii
+  read_retries:
+    description:
+      - How many times to read the device again, over a new connection, when it dropped the connection in the middle
+        of an answer (a network hiccup). Every read is a WMI query, so reading again changes nothing on the device.
+      - Each retry is named in the task's warnings; the result's RV(attempts) says how many reads it took.
+    type: int
+    default: 2
   shutdown:
     description:
       - Shut the device down after it was read (C(shutdown /s /t 0) in a WinRS cmd shell).
@@ -138,6 +145,11 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+attempts:
+  description: How many reads it took (more than 1 when the device dropped the connection and was read again).
+  returned: always
+  type: int
+  sample: 1
 record:
   description:
     - The device's Autopilot record, in the shape the merge and register steps take.

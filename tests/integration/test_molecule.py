@@ -5,13 +5,13 @@ against the labs, which this module starts (3 WinRM devices on 127.0.54.1-3, one
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 
 import pytest
 
 from winfleet_lab import samplefleet
+from winfleet_lab.campaign import Labs
 from winfleet_lab.fixtures_graph import devices, write_csv
 from winfleet_lab.playbook import BIN, ROOT, ansible_env
 
@@ -20,18 +20,11 @@ pytestmark = pytest.mark.integration
 SCENARIOS = ["collect", "merge", "cleanup", "register", "deliver"]
 
 
-def _labs_class():
-    spec = importlib.util.spec_from_file_location("winfleet_demo", ROOT / "tools" / "demo.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.Labs
-
-
 @pytest.fixture(scope="module")
 def molecule_env(tmp_path_factory):
     work = tmp_path_factory.mktemp("molecule")
-    labs = _labs_class()(work / "labs", count=3, base_address="127.0.54.1", faults={"pc0002": "offline"}, seed=707,
-                         vm_every=0)
+    labs = Labs(work / "labs", count=3, base_address="127.0.54.1", faults={"pc0002": "offline"}, seed=707,
+                vm_every=0)
     labs.start()
     try:
         # merge: an OEM file and a flash-drive folder (2 devices each)

@@ -231,6 +231,9 @@ class ConfigMgrService:
         self.mdm = {}       # ResourceId -> [SMS_G_System_MDM_DEVDETAIL_EXT01 instances]
         self.users = {}     # bare lower-case name -> {"password", "rights"}
         self.faults = []    # [{"method", "match", "status", "count", "delay"}]
+        # observer(phase, method, path, status): "request" before the lab acts, "reply" after it acted and before
+        # the client sees the answer (the crash tests kill the playbook at an exact point this way).
+        self.observers = []
         self.requests = []  # (user, method, path) of every authenticated request, for tests
         self.deleted = []   # ResourceIds deleted through the API
         self._next_id = FIRST_RESOURCE_ID
@@ -299,6 +302,14 @@ class ConfigMgrService:
     def handle(self, method, path, query, user):
         """(status, body dict or None, headers dict). ``path`` starts with /AdminService."""
         method = method.upper()
+        for observer in list(self.observers):
+            observer("request", method, path, None)
+        answer = self._handle(method, path, query, user)
+        for observer in list(self.observers):
+            observer("reply", method, path, answer[0])
+        return answer
+
+    def _handle(self, method, path, query, user):
         with self.lock:
             self.requests.append((user, method, path))
             fault = self._fault(method, path)

@@ -146,6 +146,9 @@ class GraphService:
         self.throttle = Throttle()
         self.rng = random.Random()
         self.faults = []
+        # observer(phase, method, path, status): "request" before the lab acts on it, "reply" after it acted and
+        # before the client sees the answer. The crash tests kill the playbook at an exact point this way.
+        self.observers = []
         self.storage_error_serials = set()
         self.created_by_serial = collections.Counter()
         self.stats = collections.Counter()
@@ -273,6 +276,8 @@ class GraphService:
         client_request_id = headers.get("client-request-id") or request_id
         base_headers = {"request-id": request_id, "client-request-id": client_request_id,
                         "x-ms-ags-diagnostic": DATACENTER, "Strict-Transport-Security": "max-age=31536000"}
+        for observer in list(self.observers):
+            observer("request", method, path, None)
         try:
             with self.lock:
                 reply = self._dispatch(method, path, query, headers, body, request_id, inner)
@@ -287,6 +292,8 @@ class GraphService:
         with self.lock:
             self.stats["status_%d" % reply.status] += 1
             self.cond.notify_all()
+        for observer in list(self.observers):
+            observer("reply", method, path, reply.status)
         return reply
 
     def wait_for(self, predicate, timeout=30.0):

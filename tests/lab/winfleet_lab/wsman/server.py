@@ -276,6 +276,19 @@ class Lab:
             raise self._error
         return self
 
+    def repair(self, name, timeout=30):
+        """The operator fixed the device: no more faults, the inventory's password, listening if it was offline.
+        (The fault-matrix test re-runs the campaign after this: the rest must finish.)"""
+        host = self.fleet.by_name[name]
+        was_offline = "offline" in host.faults
+        host.faults = {}
+        host.drops_left = -1
+        host.password = self.fleet.password
+        if was_offline and not host.powered:
+            asyncio.run_coroutine_threadsafe(self._bind_host(host, self._ssl_ctx), self.loop).result(timeout)
+        self.fleet.events.record(host, "repaired")
+        return host
+
     def _run(self):
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)

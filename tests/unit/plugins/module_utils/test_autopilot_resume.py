@@ -1,0 +1,64 @@
+# Copyright (c) 2026, winfleet.autopilot contributors
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Registrar against the in-process Graph lab: a device refused before (the run that sent it was killed before it
+saw the answer) is not imported a second time, unless resubmit_refused; found by the crash-and-resume suite."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import OTHER_ORG, READY, Registrar, prepare
+from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphClient
+from winfleet_lab.fixtures_graph import devices, start_lab
+
+
+@pytest.fixture
+def lab(tmp_path):
+    lab = start_lab(tmp_path / "lab")
+    try:
+        yield lab
+    finally:
+        lab.stop()
+
+
+def _registrar(lab, **kw):
+    client = GraphClient(dict(lab.connection("registrar"), backoff_delay=0.01, backoff_max_delay=0.1))
+    return Registrar(client, poll_interval=0.05, timeout=30, delete_import_records=False, **kw)
+
+
+def _entries(devs, **kw):
+    entries, _warnings = prepare([{"serial_number": d["serial_number"], "hardware_hash": d["hardware_hash"]}
+                                  for d in devs], **kw)
+    return entries
+
+
+def test_refused_device_is_not_imported_twice(lab):
+    devs = devices(3301, 3)
+    foreign = devs[0]["serial_number"]
+    lab.service.store.put("foreign", foreign.upper(), "Contoso Refurb Ltd")
+    # the killed run: sent, refused by the service, the answer never reached the journal
+    first = {r["serial_number"]: r for r in _registrar(lab).run(_entries(devs, group_tag="T1"))}
+    assert first[foreign]["outcome"] == OTHER_ORG
+    assert lab.stats()["created_by_serial"][foreign.upper()] == 1
+    # the re-run sends the same devices again: the refusal is reported, nothing is imported again
+    again = {r["serial_number"]: r for r in _registrar(lab).run(_entries(devs, group_tag="T1"))}
+    assert (again[foreign]["outcome"], again[foreign]["error_code"], again[foreign]["failed"]) == (OTHER_ORG, 808, True)
+    assert again[foreign]["resumed"] and not again[foreign]["changed"]
+    assert {again[d["serial_number"]]["outcome"] for d in devs[1:]} == {"Device already registered"}
+    assert max(lab.stats()["created_by_serial"].values()) == 1
+
+
+def test_refused_device_is_sent_again_when_asked_or_changed(lab):
+    devs = devices(3302, 1)
+    serial = devs[0]["serial_number"]
+    lab.service.store.put("foreign", serial.upper(), "Contoso Refurb Ltd")
+    _registrar(lab).run(_entries(devs, group_tag="T1"))
+    # another group tag is another submission: sent again (and refused again)
+    other = _registrar(lab).run(_entries(devs, group_tag="T2"))[0]
+    assert other["outcome"] == OTHER_ORG and not other.get("resumed")
+    assert lab.stats()["created_by_serial"][serial.upper()] == 2
+    # the supplier released the device: resubmit_refused sends it again and it registers
+    lab.service.store.data["foreign"].pop(serial.upper())
+    done = _registrar(lab, resubmit_refused=True).run(_entries(devs, group_tag="T2"))[0]
+    assert done["outcome"] == READY
+    assert lab.stats()["created_by_serial"][serial.upper()] == 3
