@@ -264,6 +264,8 @@ class GraphClient:
         self.api_version = params.get("api_version") or "beta"
         self.timeout = float(params.get("timeout") or 60)
         self.retries = int(params.get("backoff_retries") if params.get("backoff_retries") is not None else 10)
+        # 429 is the service pacing us (Retry-After), not a failure: counted apart, with a larger allowance
+        self.throttle_retries = 5 * self.retries
         self.delay = float(params.get("backoff_delay") if params.get("backoff_delay") is not None else 2.0)
         self.max_delay = float(params.get("backoff_max_delay") or 60.0)
         if params.get("validate_certs") is False:
@@ -350,7 +352,8 @@ class GraphClient:
         url = self.url(path)
         safe = method in SAFE_METHODS if retry_unsafe is None else (method in SAFE_METHODS or retry_unsafe)
         refreshed = False
-        attempt = 0
+        attempt = 0     # transient failures (5xx, lost connections)
+        throttled = 0   # 429s
         short = url[len(self.graph_url):].split("?")[0]
         while True:
             hdrs = {"Authorization": "Bearer " + self.token(), "Accept": "application/json"}
@@ -391,7 +394,12 @@ class GraphClient:
                 self.stats["throttled"] += 1
             elif status >= 500:
                 self.stats["server_errors"] += 1
-            if retryable and (safe or status == 429) and attempt < self.retries:
+            if status == 429 and throttled < self.throttle_retries:
+                self.stats["retries"] += 1
+                self.sleep(self._backoff(throttled, retry_after))
+                throttled += 1
+                continue
+            if retryable and safe and status != 429 and attempt < self.retries:
                 self.stats["retries"] += 1
                 self.sleep(self._backoff(attempt, retry_after))
                 attempt += 1
@@ -432,7 +440,8 @@ class GraphClient:
         re-sent (after their Retry-After), other inner failures are returned as they are."""
         results = [None] * len(calls)
         todo = list(range(len(calls)))
-        attempt = 0
+        failures = [0] * len(calls)    # per call: transient failures (5xx) and 429s, counted apart (see request)
+        throttles = [0] * len(calls)
         refreshed = False
         while todo:
             expired = False
@@ -460,11 +469,18 @@ class GraphClient:
                         expired = True
                         again.append(i)
                         continue
-                    if status in RETRY_ALWAYS and (safe or status == 429) and attempt < self.retries:
-                        if status == 429:
-                            self.stats["throttled"] += 1
+                    # the backoff of each call grows with its own count, not with the rounds of the batch
+                    retry = False
+                    if status == 429:
+                        self.stats["throttled"] += 1
+                        retry, delay_index = throttles[i] < self.throttle_retries, throttles[i]
+                        throttles[i] += 1
+                    elif status in RETRY_ALWAYS and safe:
+                        retry, delay_index = failures[i] < self.retries, failures[i]
+                        failures[i] += 1
+                    if retry:
                         ra = parse_retry_after(hdrs.get("Retry-After"))
-                        wait = max(wait, self._backoff(attempt, ra))
+                        wait = max(wait, self._backoff(delay_index, ra))
                         again.append(i)
                         continue
                     results[i] = GraphResponse(status, item.get("body"), hdrs, hdrs.get("request-id"))
@@ -475,7 +491,6 @@ class GraphClient:
                 self.stats["retries"] += len(again)
                 if wait:
                     self.sleep(wait)
-                    attempt += 1
             todo = sorted(again)
         return results
 

@@ -188,7 +188,7 @@ def test_bad_secret_is_an_aadsts_error(graph_lab, tmp_path):
 def test_resume_after_killed_run_and_lab_crash(tmp_path):
     # The module is killed while the service is still processing; the lab crashes too and restarts from
     # its journal. The re-run adopts the first run's import records: nothing is imported twice.
-    lab = start_lab(tmp_path / "lab", processing_delay=500.0)  # 5 s wall: long enough to kill the run mid-wait
+    lab = start_lab(tmp_path / "lab", processing_delay=1e9)  # pending until the test lets the service finish
     try:
         rows = devices(61, 12)
         csv_path = write_csv(tmp_path / "r.csv", rows)
@@ -202,7 +202,14 @@ def test_resume_after_killed_run_and_lab_crash(tmp_path):
             proc.wait()
         assert not out.exists()
         lab.restart(crash=True)
-        lab.service.cfg.processing_delay = 20.0
+
+        def finish_once_seen(phase, method, path, _status):
+            # the re-run has read its pending import records: now the service finishes them
+            if (phase, method) == ("reply", "GET") and path.endswith("/importedWindowsAutopilotDeviceIdentities"):
+                lab.service.observers.remove(finish_once_seen)
+                lab.service.process_now()
+
+        lab.service.observers.append(finish_once_seen)
         result, _unused = _import(lab, tmp_path, "resumed", csv=str(csv_path), batch_size=5)
         assert result.get("failed") is not True, result.get("msg")
         assert result["summary"] == {"Ready for user": 12}

@@ -36,6 +36,7 @@ OVERRIDES = {
     "fleet_poll_interval": 1,
     "fleet_wait_timeout": 300,
     "fleet_cleanup_max_deletions": 5,
+    "fleet_assigned_users": {},       # licences are the deliver stage's business, not this matrix's
 }
 SECTION = "fault matrix (200-device campaign)"
 

@@ -611,6 +611,19 @@ class GraphService:
             return fault
         return None
 
+    def process_now(self):
+        """Make every pending import and deletion due now (for tests that decide when the service is done)."""
+        with self.lock:
+            self._process_now()
+            self.store.commit()
+
+    def _process_now(self):
+        self._pending = [(0, s, i) for (_d, s, i) in self._pending]
+        heapq.heapify(self._pending)
+        self._deleting = [(0, s, i) for (_d, s, i) in self._deleting]
+        heapq.heapify(self._deleting)
+        self._advance()
+
     # ---------------------------------------------------------------------------------------
     # asynchronous work: import processing and Autopilot deletions, applied lazily when due
     def _advance(self):
@@ -1163,12 +1176,7 @@ class GraphService:
                 raise GraphFault(400, "BadRequest", "serialNumber is required")
             return Reply(200, self.records(query["serialNumber"]))
         if what == "process" and method == "POST":
-            # Make every pending import and deletion due now (for tests that need no waiting at all).
-            self._pending = [(0, s, i) for (_d, s, i) in self._pending]
-            heapq.heapify(self._pending)
-            self._deleting = [(0, s, i) for (_d, s, i) in self._deleting]
-            heapq.heapify(self._deleting)
-            self._advance()
+            self._process_now()
             return Reply(204)
         if what == "state" and method == "GET":
             return Reply(200, {"imported": len(self.store.data["imported"]),

@@ -108,6 +108,20 @@ def test_retries_give_up_with_request_id():
     assert "(request-id: rid-503)" in exc.value.msg
 
 
+def test_throttling_and_outages_have_their_own_retry_counts():
+    # backoff_retries=4: a burst of 4 503s and 9 429s in between still ends in a success (found by the fault matrix:
+    # one shared count gave up inside a 503 burst on a throttled tenant)
+    burst = [FakeResponse(503, None, {"Retry-After": "1"}), FakeResponse(429, None, {"Retry-After": "1"}),
+             FakeResponse(429, None, {"Retry-After": "1"})] * 4
+    client, sess, _sleeps = make(burst + [FakeResponse(429, None, {"Retry-After": "1"}), FakeResponse(200, {"v": 1})])
+    assert client.get("/x") == {"v": 1} and len(sess.calls) == 14
+    # each count still ends: 5 x 4 = 20 throttled retries, then the 429 is the answer
+    client, sess, _sleeps = make([FakeResponse(429, {"error": {"code": "TooManyRequests"}}, {"Retry-After": "1"})] * 21)
+    with pytest.raises(GraphError) as exc:
+        client.get("/x")
+    assert exc.value.status == 429 and len(sess.calls) == 21
+
+
 def test_unsafe_post_is_not_replayed_after_a_5xx():
     client, sess, _unused = make([FakeResponse(503)])
     with pytest.raises(GraphError) as exc:
