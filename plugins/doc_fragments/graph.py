@@ -75,8 +75,8 @@ options:
     description:
       - How many times one request is retried after a transient failure (HTTP 503, 504; 500 and 502 for reads and
         deletes). C(Retry-After) is honoured; otherwise exponential backoff with jitter.
-      - Throttling (HTTP 429) is the service saying when to come back, not a failure, and has its own count: up to
-        five times O(backoff_retries), always after the service's C(Retry-After). So a burst of outages does not use
+      - Throttling (HTTP 429) is the service saying when to come back, not a failure, and has its own count (up to
+        five times O(backoff_retries), always after the service's C(Retry-After)). So a burst of outages does not use
         up the retries a throttled request needs, nor the other way round.
     type: int
     default: 10

@@ -120,6 +120,7 @@ class Killer:
         self._pattern = re.compile(point.what) if point.lab in ("graph", "configmgr") else None
         self._stop = threading.Event()
         self._watcher = None
+        self.error = None
 
     def arm(self, proc):
         self.proc = proc
@@ -167,18 +168,23 @@ class Killer:
 
     def _watch_journal(self):
         journal = self.camp.journal
-        marker = '"stage":"%s"' % self.point.what
-        while not self._stop.is_set() and not self.fired.is_set():
-            try:
-                lines = journal.read_text().count(marker) if journal.exists() else 0
-            except OSError:
-                lines = 0
-            if lines >= self.point.nth:
-                self._hit("journal line %d of stage %s" % (lines, self.point.what))
-                return
-            if self.proc is not None and self.proc.poll() is not None:
-                return
-            time.sleep(0.005)  # watching a file another process writes: the kill lands within milliseconds
+        marker = b'"stage":"%s"' % self.point.what.encode()
+        try:
+            while not self._stop.is_set() and not self.fired.is_set():
+                ended = self.proc is not None and self.proc.poll() is not None
+                try:
+                    lines = journal.read_bytes().count(marker)
+                except FileNotFoundError:
+                    lines = 0
+                if lines >= self.point.nth:
+                    self._hit("journal line %d of stage %s" % (lines, self.point.what))
+                    return
+                if ended:  # looked once more after the end: the point was never reached
+                    return
+                time.sleep(0.005)  # watching a file another process writes: the kill lands within milliseconds
+        except BaseException as exc:  # reported by the test instead of dying silently in this thread
+            self.error = exc
+            raise
 
 
 def timeline(camp, proc):

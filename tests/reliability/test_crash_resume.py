@@ -123,6 +123,7 @@ def test_killed_then_resumed(index, reference, tmp_path):
                     proc.kill()
                     proc.wait(30)
         killed_log = (tmp_path / "killed-run.log").read_text(errors="replace")
+        assert killer.error is None, killer.error
         assert killer.fired.is_set(), "the run ended without reaching %r:\n%s" % (point, killed_log[-3000:])
         assert "PLAY RECAP" not in killed_log
         # right after the kill: nothing imported twice, nothing of the other fleet touched
