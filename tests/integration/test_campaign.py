@@ -130,7 +130,7 @@ def test_exit_code_over_threshold(campaign):
 def test_a_mostly_unreadable_batch_stops_the_campaign(campaign):
     # batch 1 (pc0000-pc0005) has 2 unreadable hosts of 6: over a 10 % limit the campaign stops after collect
     imports = campaign.labs.graph_stats()["counters"].get("import_records_created", 0)
-    rc, data, out, _err = campaign.run(extra={"campaign_name": "stopped", "fleet_max_fail_percentage": 10})
+    rc, _data, out, _err = campaign.run(extra={"campaign_name": "stopped", "fleet_max_fail_percentage": 10})
     assert rc != 0
     assert "2 of 6 hosts of this batch could not be read (more than 10 %): the campaign stops here" in " ".join(
         out.split())

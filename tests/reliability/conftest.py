@@ -48,3 +48,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
         width = max(len(k) for k in counts)
         for name in sorted(counts, key=lambda k: (not k.startswith("#"), k)):
             tr.write_line("  %-*s %s" % (width, name.lstrip("#"), _fmt(counts[name])))
+
+
+def pytest_collection_modifyitems(config, items):
+    """The longest tests first (the fault matrix, then the crash points), so no worker is left with a long tail."""
+    def rank(item):
+        name = item.nodeid
+        return 0 if "test_fault_matrix" in name else 1 if "test_crash_resume" in name else 2
+
+    items.sort(key=rank)

@@ -147,11 +147,12 @@ class Killer:
         if self._watcher is not None:
             self._watcher.join(10)
 
-    def _hit(self, where):
+    def _hit(self, where, counted=False):
+        """One occurrence of the point's event (``counted``: the caller already knows it is the nth)."""
         with self._lock:
             if self.fired.is_set():
                 return
-            self.seen += 1
+            self.seen = self.point.nth if counted else self.seen + 1
             if self.seen < self.point.nth:
                 return
             self.where = where
@@ -177,7 +178,7 @@ class Killer:
                 except FileNotFoundError:
                     lines = 0
                 if lines >= self.point.nth:
-                    self._hit("journal line %d of stage %s" % (lines, self.point.what))
+                    self._hit("journal line %d of stage %s" % (lines, self.point.what), counted=True)
                     return
                 if ended:  # looked once more after the end: the point was never reached
                     return
