@@ -79,7 +79,7 @@ integration: venv link sysdeps microsoft-ad
 	$(PYTEST) tests/integration -n 2 --junitxml=$(ARTIFACTS)/junit-integration.xml --basetemp=$(ARTIFACTS)/tmp-integration
 
 reliability: venv link
-	$(PYTEST) tests/reliability -n 3 --junitxml=$(ARTIFACTS)/junit-reliability.xml --basetemp=$(ARTIFACTS)/tmp-reliability
+	$(PYTEST) tests/reliability -n 3 --dist worksteal --junitxml=$(ARTIFACTS)/junit-reliability.xml --basetemp=$(ARTIFACTS)/tmp-reliability
 
 # What the suite left behind that a person or a CI system reads: the logs, JUnit files, ansible's log and every
 # campaign report / journal under pytest's temporary trees. Inputs and data files (lab inventories, hash files,

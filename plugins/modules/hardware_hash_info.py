@@ -286,6 +286,7 @@ def main():
             "assigned_user": {"type": "str", "default": ""},
             "csv_dir": {"type": "path"},
             "csv_encoding": {"type": "str", "default": "ascii", "choices": ["ascii", "utf-16"]},
+            "read_retries": {"type": "int", "default": 2},
             "shutdown": {"type": "bool", "default": False},
         },
         supports_check_mode=True,

@@ -101,8 +101,10 @@ def _reference_is_sound(state, camp):
     assert "ServerAd" not in state["entra"][reused]             # the hybrid object went
 
 
-@pytest.mark.parametrize("index", range(len(POINTS)), ids=[p.name.split(":")[0] + "-%02d" % i
-                                                             for i, p in enumerate(POINTS)])
+IDS = ["%s-%02d" % (p.name.split(":")[0], i) for i, p in enumerate(POINTS)]
+
+
+@pytest.mark.parametrize("index", range(len(POINTS)), ids=IDS)
 def test_killed_then_resumed(index, reference, tmp_path):
     point = POINTS[index]
     camp = crashlab.start(tmp_path / "campaign", index)
