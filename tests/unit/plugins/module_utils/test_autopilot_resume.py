@@ -5,20 +5,12 @@ saw the answer) is not imported a second time, unless resubmit_refused; found by
 
 from __future__ import annotations
 
-import pytest
-
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import OTHER_ORG, READY, Registrar, prepare
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphClient
-from winfleet_lab.fixtures_graph import devices, start_lab
+from winfleet_lab import fixtures_graph
+from winfleet_lab.fixtures_graph import devices
 
-
-@pytest.fixture
-def lab(tmp_path):
-    lab = start_lab(tmp_path / "lab")
-    try:
-        yield lab
-    finally:
-        lab.stop()
+graph_lab = fixtures_graph.graph_lab
 
 
 def _registrar(lab, **kw):
@@ -32,7 +24,8 @@ def _entries(devs, **kw):
     return entries
 
 
-def test_refused_device_is_not_imported_twice(lab):
+def test_refused_device_is_not_imported_twice(graph_lab):
+    lab = graph_lab
     devs = devices(3301, 3)
     foreign = devs[0]["serial_number"]
     lab.service.store.put("foreign", foreign.upper(), "Contoso Refurb Ltd")
@@ -48,7 +41,8 @@ def test_refused_device_is_not_imported_twice(lab):
     assert max(lab.stats()["created_by_serial"].values()) == 1
 
 
-def test_refused_device_is_sent_again_when_asked_or_changed(lab):
+def test_refused_device_is_sent_again_when_asked_or_changed(graph_lab):
+    lab = graph_lab
     devs = devices(3302, 1)
     serial = devs[0]["serial_number"]
     lab.service.store.put("foreign", serial.upper(), "Contoso Refurb Ltd")
