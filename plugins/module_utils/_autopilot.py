@@ -548,6 +548,12 @@ def device_info(client, serials=None, include_import_state=True, inactive_days=7
             key = (rec.get("serialNumber") or "").upper()
             if key in wanted:
                 imports[key] = rec  # the latest listed wins
+        # An import that completed between the two reads: its device exists now. Look once more before calling it
+        # removed (found by the crash suite: the device was reported "Device not found" right after registering).
+        late = [s for s in missing if s.upper() in imports
+                and outcome_of(imports[s.upper()]["state"]) in (READY, ALREADY)]
+        if late:
+            found.update(find_registered(client, late))
     out = []
     for s in order:
         dev = found.get(s.upper())

@@ -56,3 +56,24 @@ def test_refused_device_is_sent_again_when_asked_or_changed(graph_lab):
     done = _registrar(lab, resubmit_refused=True).run(_entries(devs, group_tag="T2"))[0]
     assert done["outcome"] == READY
     assert lab.stats()["created_by_serial"][serial.upper()] == 3
+
+
+def test_import_completed_between_the_two_reads_is_not_reported_removed(graph_lab, monkeypatch):
+    # device_info reads the Autopilot identities, then the import records of the devices it did not find. An import
+    # that completes in between used to make a just-registered device "Device not found" (found by the crash suite).
+    from ansible_collections.winfleet.autopilot.plugins.module_utils import _autopilot as ap
+
+    lab = graph_lab
+    devs = devices(3303, 1)
+    serial = devs[0]["serial_number"]
+    assert _registrar(lab).run(_entries(devs))[0]["outcome"] == READY
+    real, calls = ap.find_registered, []
+
+    def not_yet_visible_the_first_time(client, serials, **kw):
+        calls.append(list(serials))
+        return {} if len(calls) == 1 else real(client, serials, **kw)
+
+    monkeypatch.setattr(ap, "find_registered", not_yet_visible_the_first_time)
+    client = GraphClient(dict(lab.connection("registrar"), backoff_delay=0.01))
+    info = ap.device_info(client, [serial])
+    assert (info[0]["status"], len(calls)) == (READY, 2)
