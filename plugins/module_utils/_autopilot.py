@@ -195,6 +195,15 @@ def _same_submission(record, entry):
             and (record.get("assignedUserPrincipalName") or "").lower() == (entry["assigned_user"] or "").lower())
 
 
+def _verdict(res, record_id, state):
+    """Put an import record's verdict into a device's result; returns the outcome."""
+    out = outcome_of(state, res.get("request_id"))
+    name = state.get("deviceErrorName")
+    res.update(outcome=out, record_id=record_id, error_code=state.get("deviceErrorCode") or None,
+               error_name=name if name not in ("", "None") else None)
+    return out
+
+
 def import_id_for(batch):
     digest = hashlib.sha256()
     for e in batch:
@@ -266,10 +275,8 @@ class Registrar:
                 # This very device was sent before (a run killed before it saw the answer, or an earlier run) and
                 # refused for a reason a retry cannot change: report that verdict, do not import it a second time.
                 rec = refused[-1]
-                st = rec["state"]
-                res.update(outcome=outcome_of(st), record_id=rec["id"], import_id=rec.get("importId"), resumed=True,
-                           error_code=st.get("deviceErrorCode") or None,
-                           error_name=st.get("deviceErrorName") if st.get("deviceErrorName") not in ("", "None") else None)
+                _verdict(res, rec["id"], rec["state"])
+                res.update(import_id=rec.get("importId"), resumed=True)
                 adopted.append(rec["id"])
                 stale.extend(r for r in records if r is not rec)
                 continue
@@ -296,9 +303,7 @@ class Registrar:
                 res.update(outcome=PENDING, record_id=rec_id, changed=True)
                 continue
             st = rec["state"]
-            out = outcome_of(st, res.get("request_id"))
-            res.update(outcome=out, record_id=rec_id, error_code=st.get("deviceErrorCode") or None,
-                       error_name=st.get("deviceErrorName") if st.get("deviceErrorName") not in ("", "None") else None)
+            out = _verdict(res, rec_id, st)
             if out == READY:
                 res.update(device_id=st.get("deviceRegistrationId"), changed=True)
             if out != PENDING:

@@ -389,21 +389,21 @@ class GraphClient:
                 self.token(refresh=True)
                 continue
             retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-            retryable = status in RETRY_ALWAYS or (status in RETRY_SAFE and safe)
-            if status == 429:
+            if status == 429:  # the service pacing us: its own count (see throttle_retries)
                 self.stats["throttled"] += 1
-            elif status >= 500:
-                self.stats["server_errors"] += 1
-            if status == 429 and throttled < self.throttle_retries:
-                self.stats["retries"] += 1
-                self.sleep(self._backoff(throttled, retry_after))
-                throttled += 1
-                continue
-            if retryable and safe and status != 429 and attempt < self.retries:
-                self.stats["retries"] += 1
-                self.sleep(self._backoff(attempt, retry_after))
-                attempt += 1
-                continue
+                if throttled < self.throttle_retries:
+                    self.stats["retries"] += 1
+                    self.sleep(self._backoff(throttled, retry_after))
+                    throttled += 1
+                    continue
+            else:
+                if status >= 500:
+                    self.stats["server_errors"] += 1
+                if safe and status in RETRY_ALWAYS | RETRY_SAFE and attempt < self.retries:
+                    self.stats["retries"] += 1
+                    self.sleep(self._backoff(attempt, retry_after))
+                    attempt += 1
+                    continue
             raise self._error(method, short, status, code, message or resp.reason, rid,
                               ambiguous=status >= 500 and not safe, retry_after=retry_after)
 

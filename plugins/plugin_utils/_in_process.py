@@ -21,9 +21,9 @@ import contextlib
 import io
 import json
 import runpy
-import sys
 
 from ansible.module_utils.common.json import Direction, get_module_encoder
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import merge_hash
 from ansible.vars.clean import remove_internal_keys
@@ -40,7 +40,7 @@ class InProcessModuleAction(ActionBase):
     TRANSFERS_FILES = False
 
     def _in_process(self, task_vars):
-        if str(task_vars.get("winfleet_autopilot_in_process", True)).lower() in ("false", "no", "0", "off"):
+        if not boolean(task_vars.get("winfleet_autopilot_in_process", True), strict=False):
             return False
         # a task with its own environment (proxy settings, a CA bundle) gets it the usual way: in a new process
         return (getattr(self._connection, "transport", None) in LOCAL and not self._task.async_val
@@ -74,7 +74,6 @@ def _run_module(module_name, json_params):
     basic._ANSIBLE_ARGS = json_params
     basic._ANSIBLE_PROFILE = PROFILE
     buf = io.StringIO()
-    argv = sys.argv
     try:
         with contextlib.redirect_stdout(buf):
             try:
@@ -87,6 +86,5 @@ def _run_module(module_name, json_params):
                 print(json.dumps({"failed": True, "msg": "%s failed unexpectedly: %s: %s"
                                   % (module_name, type(exc).__name__, exc)}))
     finally:
-        sys.argv = argv
         basic._ANSIBLE_ARGS = None
     return buf.getvalue()

@@ -51,26 +51,14 @@ class Point:
 def start(workdir, index):
     """A started campaign on its own addresses (127.0.(90+index).x, ConfigMgr 127.0.40.(100+index)), seeded."""
     camp = Campaign(workdir, "127.0.%d.1" % (90 + index), count=COUNT, faults={OFFLINE: "offline"}, seed=SEED,
-                    overrides=OVERRIDES, forks=COUNT, name="crash", graph_settings=GRAPH)
-    camp.labs.start = _start_with_configmgr(camp, "127.0.40.%d" % (100 + index))
-    camp.start()
+                    overrides=OVERRIDES, forks=COUNT, name="crash", graph_settings=GRAPH,
+                    configmgr_host="127.0.40.%d" % (100 + index)).start()
     labs = camp.labs
     labs.claim_by_other_tenant(FOREIGN)
     labs.seed_reused(REUSED, user="carol@winfleetlab.onmicrosoft.com", join="hybrid", configmgr=camp.cm)
     camp.cm.add_device(*KEEP_CM)
     labs.control("reused", {"serialNumber": KEEP_GRAPH, "join": "entra", "groupTag": "OTHER-FLEET"})
     return camp
-
-
-def _start_with_configmgr(camp, host):
-    plain = camp.labs.start
-
-    def start_all():
-        plain()
-        camp.cm = camp.labs.add_configmgr(host)
-        return camp.labs
-
-    return start_all
 
 
 def keepers_intact(camp):

@@ -163,10 +163,11 @@ class Labs:
 class Campaign:
     """A ``Labs``, an inventory of its ``count`` hosts (the lab inventory's group_vars), a campaign folder and the
     ansible-playbook command line of playbooks/refresh.yml. ``overrides`` are extra variables on top of the lab
-    inventory (written to a 0600 file: they may hold secrets)."""
+    inventory (written to a 0600 file: they may hold secrets); with ``configmgr_host`` the ConfigMgr lab joins
+    (``self.cm``)."""
 
     def __init__(self, workdir, base_address, count=12, faults=None, seed=606, vm_every=0, graph_settings=None,
-                 overrides=None, forks=12, name="test"):
+                 overrides=None, forks=12, name="test", configmgr_host=None):
         self.workdir = pathlib.Path(workdir)
         self.labs = Labs(self.workdir / "labs", count=count, base_address=base_address, faults=faults, seed=seed,
                          vm_every=vm_every, graph_settings=graph_settings)
@@ -177,6 +178,8 @@ class Campaign:
         self.inventory = self.workdir / "inventory"
         self.dir = self.workdir / "campaigns" / "lab" / name
         self.journal = self.dir / "journal.jsonl"
+        self.configmgr_host = configmgr_host  # the ConfigMgr lab joins when given (127.0.40.0/24)
+        self.cm = None
         self.connection = None
         self._overrides_file = None
 
@@ -188,6 +191,8 @@ class Campaign:
         if not (self.inventory / "group_vars").exists():
             os.symlink(ROOT / "inventory" / "lab" / "group_vars", self.inventory / "group_vars")
         self.labs.start()
+        if self.configmgr_host:
+            self.cm = self.labs.add_configmgr(self.configmgr_host)
         self.connection = self.labs.write_connection(self.workdir / "connection.yml")
         self._overrides_file = write_extravars(self.workdir, self.overrides)
         return self
