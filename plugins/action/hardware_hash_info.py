@@ -51,6 +51,9 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
+        import gc, os
+        if os.environ.get('EXP_GC')=='freeze': gc.freeze()
+        elif os.environ.get('EXP_GC')=='disable': gc.disable()
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp

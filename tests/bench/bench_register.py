@@ -4,9 +4,14 @@
 device with polling (what Get-WindowsAutoPilotInfo -Online does), side by side in the same run.
 
 Both run against a fresh lab with the documented limits (100 writes / 20 s per app, 1000 requests /
-20 s per app, 1000-item pages) and a 60 s processing delay, on a clock 100 times faster than real
-time (``--time-scale 0.01``): every documented duration, Retry-After and poll interval is scaled the
-same way for both sides.  Requests are counted by the lab.  Exit status 0 when both sides registered
+20 s per app, 1000-item pages) and a 60 s processing delay, on a clock 20 times faster than real
+time (``--time-scale 0.05``): every documented duration, Retry-After and poll interval is scaled the
+same way for both sides.  The clock is compressed only as far as the service's own durations stay
+longer than the work the clock cannot compress (CPU on both sides, loopback round trips): at 1:20
+the 60 s processing delay is 3 s against ~3 s of CPU, and the write limit (100 per second) binds
+the one-POST-per-device side as it does the real service.  Compressed further (``--time-scale
+0.01``), the service's durations shrink below that fixed CPU and the comparison drifts from the
+real one (see docs/graph.md).  Requests are counted by the lab.  Exit status 0 when both sides registered
 every device exactly once; the ratios are printed against the goals (>= 50x fewer requests, >= 20x
 less wall time) and enforced with ``--enforce-goals``.
 """
@@ -182,7 +187,8 @@ def check_lab(lab, fleet):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--devices", type=int, default=10000)
-    ap.add_argument("--time-scale", type=float, default=0.01)
+    ap.add_argument("--time-scale", type=float, default=0.05,
+                    help="wall seconds per service second (default 0.05: a clock 20x faster than real time)")
     ap.add_argument("--processing-delay", type=float, default=60.0)
     ap.add_argument("--cleanup", action="store_true", help="also time the deletion of the import records")
     ap.add_argument("--enforce-goals", action="store_true", help="exit 1 when a ratio misses its goal")

@@ -192,6 +192,7 @@ class GraphLab:
         ctx.load_cert_chain(str(self.pki.cert_path), str(self.pki.key_path))
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.service = GraphService(self.cfg, self.state_dir / "state", base_url=self.url)
+        self.service.start_processor()
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="graph-lab", daemon=True)
         self._thread.start()
         return self
@@ -214,6 +215,7 @@ class GraphLab:
             self.httpd.server_close()
             self.httpd = None
         if self.service is not None:
+            self.service.stop_processor()
             fh = self.service.store._fh
             if fh is not None:
                 fh.close()

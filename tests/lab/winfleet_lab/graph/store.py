@@ -90,7 +90,10 @@ class Store:
             self._pending = []
             self._fh.write(text)
             self._fh.flush()
-            if self._journal_lines >= self.compact_every:
+            # Rewrite the snapshot once the journal outgrows the state (at least ``compact_every`` lines and four
+            # mutations per stored object): a restart replays a bounded journal, and a big campaign does not pay
+            # for rewriting its whole state every ``compact_every`` requests.
+            if self._journal_lines >= max(self.compact_every, 4 * sum(len(c) for c in self.data.values())):
                 self.compact()
 
     def compact(self):
