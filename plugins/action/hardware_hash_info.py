@@ -11,6 +11,8 @@ copied to, or executed as PowerShell on, the device.
 
 from __future__ import annotations
 
+import gc
+
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
@@ -21,6 +23,7 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman import (
     ConnectionDroppedError,
     WSManClient,
     WSManError,
+    prewarm,
 )
 from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman_collect import (
     CSV_ENCODINGS,
@@ -31,6 +34,7 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman_collect 
 )
 
 display = Display()
+prewarm()  # in ansible's main process, which loads this class before forking the workers (see prewarm)
 
 ARGUMENT_SPEC = {
     "include_hash": {"type": "bool", "default": True},
@@ -51,9 +55,9 @@ class ActionModule(ActionBase):
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
-        import gc, os
-        if os.environ.get('EXP_GC')=='freeze': gc.freeze()
-        elif os.environ.get('EXP_GC')=='disable': gc.disable()
+        # This runs in a worker forked for this one host and task: keep the collector from scanning (and so
+        # copying, page by page) the objects inherited from ansible's main process.
+        gc.freeze()
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp

@@ -224,6 +224,37 @@ def _item_to_dict(item):
     return out
 
 
+# --------------------------------------------------------------------------------------------- warm start
+def prewarm():
+    """Initialise once what every device read would otherwise initialise for itself.
+
+    ansible forks one worker per host and task from its main process, and the strategy loads each task's action
+    class in that main process first, so the action plugin calls this at import time: the workers inherit the warm
+    state through fork instead of each paying for it (measured: about 5 ms of CPU per device, mostly loading
+    OpenSSL's legacy provider for RC4 and building pyspnego's first NTLM message). Nothing here touches the
+    network, the disk or a credential; a failure only means a cold start.
+    """
+    if not HAS_WINRM:
+        return
+    try:
+        import spnego
+        from cryptography.hazmat.primitives.ciphers import Cipher
+
+        try:
+            from cryptography.hazmat.decrepit.ciphers.algorithms import ARC4
+        except ImportError:  # cryptography < 43
+            from cryptography.hazmat.primitives.ciphers.algorithms import ARC4
+        Cipher(ARC4(b"\0" * 16), mode=None).encryptor().update(b"\0")  # noqa: S304 - NTLM sealing is RC4
+        spnego.client("prewarm", "prewarm", hostname="localhost", protocol="ntlm").step()
+        with requests.Session() as session:
+            session.prepare_request(requests.Request("POST", "http://127.0.0.1:5985/wsman", data=b"<x/>",
+                                                     headers={"Content-Type": "application/soap+xml"}))
+        ET.fromstring(b'<s:Envelope xmlns:s="%s"><s:Body/></s:Envelope>' % NS_SOAP.encode())  # noqa: S314
+        uuid.uuid4()
+    except Exception:  # noqa: S110 - warming up is an optimisation; the real read reports real problems
+        pass
+
+
 # --------------------------------------------------------------------------------------------- client
 class _Transport(Transport):
     """pywinrm's transport, except that once the session is authenticated requests stops re-reading proxy, netrc and

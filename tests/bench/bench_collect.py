@@ -66,6 +66,8 @@ def main(argv=None):
     ap.add_argument("--latency-ms", type=int, default=20)
     ap.add_argument("--forks", type=int, default=int(os.environ.get("BENCH_COLLECT_FORKS", "24")))
     ap.add_argument("--strategy", default="linear")
+    ap.add_argument("--internal-poll-interval", type=float, default=None,
+                    help="ANSIBLE_INTERNAL_POLL_INTERVAL for both runs (default: ansible's own, 0.001)")
     ap.add_argument("--sequential-sample", type=int, default=100,
                     help="devices collected with forks=1 (throughput per device is constant; default 100)")
     ap.add_argument("--sequential-full", action="store_true", help="collect all devices with forks=1 too (slow)")
@@ -81,10 +83,10 @@ def main(argv=None):
                         "--latency-ms", a.latency_ms, "--seed", 2026) as lab:
             startup = time.perf_counter() - t0
             lab_cpu0 = lab.cpu_seconds()
-            par = run(lab.inventory, playbook, a.forks, strategy=a.strategy)
+            par = run(lab.inventory, playbook, a.forks, strategy=a.strategy, poll=a.internal_poll_interval)
             lab_cpu_par = lab.cpu_seconds() - lab_cpu0
             n_seq = a.devices if a.sequential_full else min(a.sequential_sample, a.devices)
-            seq = run(lab.inventory, playbook, 1, limit="windows[0:%d]" % (n_seq - 1))
+            seq = run(lab.inventory, playbook, 1, limit="windows[0:%d]" % (n_seq - 1), poll=a.internal_poll_interval)
             events = lab.events()
     asked = sum(1 for e in events if e["kind"] == "wmi_query" and e["cls"] == "MDM_DevDetail_Ext01")
     par_rate = par["ok"] / par["wall"] if par["wall"] else 0.0
@@ -92,7 +94,8 @@ def main(argv=None):
     ratio = par_rate / seq_rate if seq_rate else 0.0
     figures = {
         "devices": a.devices, "latency_ms": a.latency_ms, "auth": "ntlm + message encryption over http",
-        "forks": a.forks, "strategy": a.strategy, "lab_startup_s": round(startup, 2),
+        "forks": a.forks, "strategy": a.strategy, "internal_poll_interval": a.internal_poll_interval,
+        "lab_startup_s": round(startup, 2),
         "parallel": {"ok": par["ok"], "wall_s": round(par["wall"], 2), "devices_per_s": round(par_rate, 1),
                      "controller_cpu_ms_per_device": round(1000 * par["cpu"] / max(par["ok"], 1), 1),
                      "lab_cpu_ms_per_device": round(1000 * lab_cpu_par / max(par["ok"], 1), 1)},

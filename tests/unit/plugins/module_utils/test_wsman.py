@@ -150,3 +150,23 @@ def test_csv_bytes_and_write(tmp_path):
     assert write_csv(str(tmp_path / "d"), "x.csv", b"1")[0] is True
     assert write_csv(str(tmp_path / "d"), "x.csv", b"1")[0] is False
     assert (tmp_path / "d" / "x.csv").read_bytes() == b"1"
+
+
+def test_prewarm_stays_off_the_network_and_the_worker_still_reads(lab, monkeypatch):
+    """prewarm() runs in ansible's main process at plugin import: it must open no connection (patched to fail
+    loudly here) and leave nothing behind that changes a later read."""
+    import socket
+
+    opened = []
+
+    def refuse(self, address):
+        opened.append(address)
+        raise AssertionError("prewarm opened a connection to %r" % (address,))
+
+    with monkeypatch.context() as m:
+        m.setattr(socket.socket, "connect", refuse)
+        W.prewarm()
+        W.prewarm()  # twice: harmless
+    assert opened == []
+    host = lab.fleet.by_name["pc0000"]
+    assert collect(client(lab, "pc0000"))["record"]["serial_number"] == host.device.serial
