@@ -290,10 +290,12 @@ class Registrar:
             return list(results.values())
         if stale and self.delete_records:
             self._delete_records([r["id"] for r in stale])
+        submitted = set()  # record ids this run created: a change even while the service is still processing them
         for start in range(0, len(to_submit), self.batch_size):
             batch = to_submit[start:start + self.batch_size]
             for rec_id, e in self._submit(batch, results).items():
                 tracked[rec_id] = e
+                submitted.add(rec_id)
         states = self._wait(tracked) if tracked else {}
         finished = list(adopted)
         for rec_id, e in tracked.items():
@@ -306,6 +308,8 @@ class Registrar:
             out = _verdict(res, rec_id, st)
             if out == READY:
                 res.update(device_id=st.get("deviceRegistrationId"), changed=True)
+            elif out == PENDING and rec_id in submitted:
+                res["changed"] = True  # wait=false, or the timeout: imported now, the verdict comes later
             if out != PENDING:
                 finished.append(rec_id)
         if self.delete_records and finished:
@@ -325,14 +329,15 @@ class Registrar:
                 "error_name": None, "request_id": None, "group_tag": e["group_tag"], "assigned_user": e["assigned_user"],
                 "hash_errors": e["hash_errors"], "hash_warnings": e["hash_warnings"]}
 
-    @staticmethod
-    def _finish(res):
+    def _finish(self, res):
         out = res["outcome"]
         if out == UNEXPECTED:
             res["message"] = MESSAGES[UNEXPECTED] % (res.get("request_id") or "unknown")
         else:
             res["message"] = MESSAGES.get(out)
-        res["failed"] = out in (NOT_FOUND, BAD_HASH, OTHER_ORG, UNEXPECTED, PENDING)
+        # Still pending is a failure only when the run waited for the verdict (the timeout expired); with wait=false
+        # it is what the caller asked for.
+        res["failed"] = out in (NOT_FOUND, BAD_HASH, OTHER_ORG, UNEXPECTED) or (out == PENDING and self.wait)
         res["registered"] = out in (READY, ALREADY)
 
     def _maybe_update(self, e, dev, res, check_mode):

@@ -90,7 +90,9 @@ options:
   wait:
     description:
       - Wait for the service to process the devices. With V(false) the module submits and returns; devices are
-        C(Registration pending) and a later run picks up where this one stopped.
+        C(Registration pending) (reported as changed when this run imported them, and not as failures) and a later
+        run picks up where this one stopped.
+      - With V(true), a device still pending when O(wait_timeout) expires is a failure.
     type: bool
     default: true
   wait_timeout:

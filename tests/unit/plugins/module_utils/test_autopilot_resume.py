@@ -77,3 +77,17 @@ def test_import_completed_between_the_two_reads_is_not_reported_removed(graph_la
     client = GraphClient(dict(lab.connection("registrar"), backoff_delay=0.01))
     info = ap.device_info(client, [serial])
     assert (info[0]["status"], len(calls)) == (READY, 2)
+
+
+def test_without_waiting_a_submission_is_a_change_and_the_rerun_is_not(graph_lab, monkeypatch):
+    lab = graph_lab
+    monkeypatch.setattr(lab.service.cfg, "processing_delay", 1e6)  # the service does not get to it in this test
+    devs = devices(3304, 2)
+    first = _registrar(lab, wait=False).run(_entries(devs))
+    assert [(r["outcome"], r["changed"], r["failed"]) for r in first] == [("Registration pending", True, False)] * 2
+    again = _registrar(lab, wait=False).run(_entries(devs))
+    assert [(r["outcome"], r["changed"], r.get("resumed")) for r in again] == [("Registration pending", False, True)] * 2
+    assert max(lab.stats()["created_by_serial"].values()) == 1
+    lab.service.process_now()
+    done = _registrar(lab).run(_entries(devs))
+    assert [(r["outcome"], r["changed"], r["registered"]) for r in done] == [("Device already registered", False, True)] * 2
