@@ -12,6 +12,7 @@ copied to, or executed as PowerShell on, the device.
 from __future__ import annotations
 
 import gc
+import os
 
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
@@ -34,6 +35,7 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman_collect 
 )
 
 display = Display()
+_FROZEN_IN = None  # the process whose inherited objects gc.freeze() has set aside
 prewarm()  # in ansible's main process, which loads this class before forking the workers (see prewarm)
 
 ARGUMENT_SPEC = {
@@ -49,15 +51,22 @@ SUPPORTED_TRANSPORTS = ("basic", "plaintext", "ssl", "ntlm", "kerberos", "credss
 
 
 class ActionModule(ActionBase):
+    # Safe to run for several hosts, one after the other, in one worker process (the winfleet.autopilot.batched
+    # strategy): no state outlives a run but the warm-up, and each run opens and closes its own WS-Man client.
+    WINFLEET_HOSTS_PER_WORKER = 32
     TRANSFERS_FILES = False
     _requires_connection = False
     _supports_check_mode = True
     _supports_async = False
 
     def run(self, tmp=None, task_vars=None):
-        # This runs in a worker forked for this one host and task: keep the collector from scanning (and so
-        # copying, page by page) the objects inherited from ansible's main process.
-        gc.freeze()
+        # This runs in a worker forked from ansible's main process: keep the collector from scanning (and so
+        # copying, page by page) the objects inherited from it. Once per process: a worker of the batched strategy
+        # runs several hosts, and what their runs leave behind stays collectable.
+        global _FROZEN_IN
+        if _FROZEN_IN != os.getpid():
+            gc.freeze()
+            _FROZEN_IN = os.getpid()
         task_vars = task_vars or {}
         result = super().run(tmp, task_vars)
         del tmp
