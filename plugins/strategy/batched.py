@@ -14,7 +14,7 @@ description:
     M(winfleet.autopilot.hardware_hash_info). The linear strategy forks one worker process per host and task. For
     those tasks this strategy forks at most C(forks) workers per batch of hosts, and each of them runs the task for
     the next host of the batch until none is left. The first batch gives each worker 4 hosts, each next batch
-    twice as many, up to the action's cap (32 for M(winfleet.autopilot.hardware_hash_info)): 1,000 devices at
+    twice as many, up to the action's cap (32 for M(winfleet.autopilot.hardware_hash_info)). 1,000 devices at
     C(forks=24) cost about 100 forks instead of 1,000.
   - Each host still gets its own copy of the task, its own variables and connection settings, and its own result;
     a host that fails or is unreachable fails alone. C(forks) still bounds how many hosts are read at the same time,
@@ -23,7 +23,7 @@ description:
   - On 2 cores, with the lab's 1,000 devices, it is what brings the collection to at least 10 times the speed of the
     same run with C(forks=1); see docs/wsman-lab.md in the collection.
 author:
-  - winfleet.autopilot contributors
+  - Winfleet Autopilot Maintainers (@winfleet)
 notes:
   - Relies on ansible-core's worker process class; tested with the ansible-core version the collection pins (2.19).
     When that class does not have the expected shape, every task falls back to the linear strategy's own path and a
