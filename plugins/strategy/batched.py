@@ -70,7 +70,7 @@ if _WORKER_BASE is not None and not compatible(_WORKER_BASE):  # pragma: no cove
 
 display = Display()
 
-# An action plugin opts in with this class attribute: how many hosts one worker may run, on average, per batch.
+# An action plugin opts in with this class attribute: the most hosts one worker is given per batch.
 # Larger batches save forks but start later (the main process prepares the variables of the whole batch first) and
 # balance worse across workers when a host is slow.
 BATCHABLE_ATTRIBUTE = "WINFLEET_HOSTS_PER_WORKER"
@@ -126,7 +126,7 @@ class StrategyModule(LinearStrategyModule):
         super().__init__(tqm)
         self._batch = []
         self._batchable = {}  # task uuid -> hosts per worker (0: not batchable)
-        self._batch_size = {}  # task uuid -> hosts per worker in its next batch (grows: 1, 2, 4, ... up to the cap)
+        self._batch_size = {}  # task uuid -> hosts per worker in its next batch (4, 8, 16, ... up to the cap)
         if _WORKER_BASE is None:
             display.warning("winfleet.autopilot.batched: this ansible-core has no compatible worker process class; "
                             "running every task as the linear strategy does")
@@ -140,7 +140,7 @@ class StrategyModule(LinearStrategyModule):
         if known is not None:
             return known
         value = 0
-        if not task.async_val and not task.loop:
+        if not task.async_val and not task.loop and not task.loop_with:
             try:
                 action = action_loader.get(task.action, class_only=True, collection_list=task.collections)
                 value = int(getattr(action, BATCHABLE_ATTRIBUTE, 0) or 0) if action else 0
