@@ -40,6 +40,16 @@ PLAYBOOK = """\
 RECAP = re.compile(r"^(pc\d+)\s+:\s+ok=(\d+)\s+changed=\d+\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
+def reference_cpu_seconds():
+    """CPU seconds of a fixed pure-Python loop: the collect ratio is CPU-bound on one side and latency-bound on the
+    other, so a slower (or busier) machine lowers it. Printed with the figures to tell that from a regression."""
+    t0 = time.process_time()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    return time.process_time() - t0
+
+
 def children_cpu():
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -78,6 +88,7 @@ def main(argv=None):
     ap.add_argument("--strict", action="store_true", help="exit 1 when a goal is missed")
     a = ap.parse_args(argv)
 
+    reference = reference_cpu_seconds()
     with tempfile.TemporaryDirectory(prefix="bench-collect-") as tmp:
         playbook = os.path.join(tmp, "collect.yml")
         pathlib.Path(playbook).write_text(PLAYBOOK)
@@ -107,9 +118,11 @@ def main(argv=None):
                               "devices_per_s": round(seq_rate, 2),
                               "controller_cpu_ms_per_device": round(1000 * seq["cpu"] / max(seq["ok"], 1), 1)},
         "speedup": round(ratio, 1),
+        "reference_loop_cpu_s": round(reference, 3),
         "hash_reads_seen_by_lab": asked,
     }
-    print("bench_collect: %d devices, %s, %d ms latency/request" % (a.devices, figures["auth"], a.latency_ms))
+    print("bench_collect: %d devices, %s, %d ms latency/request; machine reference loop %.2f s of CPU"
+          % (a.devices, figures["auth"], a.latency_ms, reference))
     print("  parallel   forks=%d %s: %d ok in %.1f s = %.1f devices/s; controller CPU %.1f ms/device, lab CPU %.1f ms/device"
           % (a.forks, a.strategy, par["ok"], par["wall"], par_rate, figures["parallel"]["controller_cpu_ms_per_device"],
              figures["parallel"]["lab_cpu_ms_per_device"]))
