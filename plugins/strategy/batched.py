@@ -125,65 +125,61 @@ class StrategyModule(LinearStrategyModule):
     def __init__(self, tqm):
         super().__init__(tqm)
         self._batch = []
-        self._batchable = {}  # task uuid -> hosts per worker (0: not batchable)
-        self._batch_size = {}  # task uuid -> hosts per worker in its next batch (4, 8, 16, ... up to the cap)
+        # task uuid -> None (the linear path) or {"cap": most hosts per worker, "slots": workers per batch,
+        # "size": hosts per worker in the task's next batch (4, 8, 16, ... up to the cap)}
+        self._plans = {}
         if _WORKER_BASE is None:
             display.warning("winfleet.autopilot.batched: this ansible-core has no compatible worker process class; "
                             "running every task as the linear strategy does")
 
     # ------------------------------------------------------------------------------------------------------------
-    def _hosts_per_worker(self, task):
-        """How many hosts one worker may run for ``task``: 0 unless its action plugin declares it safe."""
-        if _WORKER_BASE is None:
-            return 0
-        known = self._batchable.get(task._uuid)
-        if known is not None:
-            return known
-        value = 0
-        if not task.async_val and not task.loop and not task.loop_with:
+    def _plan(self, task, task_vars):
+        """The batching plan of ``task``, worked out once per task: None unless its action plugin declares it safe."""
+        if task._uuid in self._plans:
+            return self._plans[task._uuid]
+        cap = 0
+        if _WORKER_BASE is not None and not task.async_val and not task.loop and not task.loop_with:
             try:
                 action = action_loader.get(task.action, class_only=True, collection_list=task.collections)
-                value = int(getattr(action, BATCHABLE_ATTRIBUTE, 0) or 0) if action else 0
+                cap = int(getattr(action, BATCHABLE_ATTRIBUTE, 0) or 0) if action else 0
             except Exception:  # any doubt: the linear path
-                value = 0
-        self._batchable[task._uuid] = value
-        return value
+                cap = 0
+        plan = None
+        if cap > 0:
+            # forks (or the serial batch), lowered by the task's throttle, as the linear strategy counts them
+            slots = len(self._workers)
+            throttle = int(TemplateEngine(loader=self._loader, variables=task_vars).template(task.throttle) or 0)
+            if throttle > 0 and self.ALLOW_BASE_THROTTLING and not task.run_once:
+                slots = min(slots, throttle)
+            plan = {"cap": cap, "slots": max(1, slots), "size": min(cap, FIRST_BATCH_PER_WORKER)}
+        self._plans[task._uuid] = plan
+        return plan
 
     def _queue_task(self, host, task, task_vars, play_context):
-        per_worker = self._hosts_per_worker(task)
-        if not per_worker:
+        plan = self._plan(task, task_vars)
+        if plan is None:
             self._flush_batch()
             return super()._queue_task(host, task, task_vars, play_context)
         if self._batch and self._batch[0]["task"]._uuid != task._uuid:
             self._flush_batch()
-        item = {"host": host, "task": task, "task_vars": task_vars, "play_context": play_context,
-                "slots": self._worker_slots(task, task_vars)}
+        item = {"host": host, "task": task, "task_vars": task_vars, "play_context": play_context}
         self._queued_task_cache[(host.name, task._uuid)] = item
         self._tqm.send_callback("v2_runner_on_start", host, task)
         self._batch.append(item)
         self._pending_results += 1
-        # The first batch is small (FIRST_BATCH_PER_WORKER hosts per worker); each next batch gives every worker twice
-        # as many, up to the action's cap: the workers start early, and a long run forks rarely.
-        size = self._batch_size.setdefault(task._uuid, min(per_worker, FIRST_BATCH_PER_WORKER))
-        if len(self._batch) >= item["slots"] * size:
-            self._batch_size[task._uuid] = min(per_worker, size * 2)
+        # A small first batch, then twice as many hosts per worker each time, up to the cap: the workers start
+        # early, and a long run forks rarely.
+        if len(self._batch) >= plan["slots"] * plan["size"]:
+            plan["size"] = min(plan["cap"], plan["size"] * 2)
             self._flush_batch()
         return None
-
-    def _worker_slots(self, task, task_vars):
-        """The workers one batch may use: ``forks`` (or the serial batch), lowered by the task's ``throttle``."""
-        slots = len(self._workers)
-        throttle = int(TemplateEngine(loader=self._loader, variables=task_vars).template(task.throttle) or 0)
-        if throttle > 0 and self.ALLOW_BASE_THROTTLING and not task.run_once:
-            slots = min(slots, throttle)
-        return max(1, slots)
 
     def _flush_batch(self):
         """Start the workers of the batch queued so far, as worker slots free up."""
         items, self._batch = self._batch, []
         if not items:
             return
-        slots = items[0]["slots"]
+        slots = self._plans[items[0]["task"]._uuid]["slots"]
         wanted = min(slots, len(items))
         display.vvv("winfleet.autopilot.batched: task %r, %d hosts in at most %d workers"
                     % (items[0]["task"].get_name(), len(items), wanted))
