@@ -31,6 +31,8 @@ import re
 import struct
 import uuid
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _echo
+
 MAGIC = b"OA"
 TRAILER_TYPE = 0x5343  # bytes "CS"
 TRAILER_LEN = 36
@@ -97,6 +99,47 @@ PLACEHOLDERS = frozenset(
         "Base Board Serial Number",
     )
 )
+# What firmware and Windows report as the system serial number when SMBIOS holds none, compared after dropping
+# everything but letters and digits and lower-casing. Autopilot identifies a device by its serial (with the
+# hash's other fields): a placeholder is shared by every such board, so a device carrying one cannot be told apart.
+SERIAL_PLACEHOLDERS = frozenset((
+    "tobefilledbyoem", "tobefilledbyo", "tobefilled", "fillbyoem", "oem", "defaultstring", "default",
+    "systemserialnumber", "systemserial", "chassisserialnumber", "baseboardserialnumber", "serialnumber",
+    "serial", "serialno", "notapplicable", "notspecified", "notavailable", "none", "null", "nil", "na", "invalid",
+    "unknown", "empty", "type1productconfigid", "type1family", "sn", "nosn", "noserial", "noserialnumber",
+    "tbd", "todo", "xxxx", "dummy", "test", "sample", "example", "placeholder", "asset", "assettag",
+    "noassettag", "sysserialnumber", "productserial", "unspecified", "insydeh2o", "ami",
+))
+# Index placeholders: a placeholder phrase numbered by a tool or a factory line ("Default string 1",
+# "System Serial Number 02"); only phrases of eight letters or more, so real serials that start with "SN" stay.
+_INDEXED = re.compile(r"^([a-z]{8,})\d{1,4}$")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+_TEMPLATE_SERIAL = re.compile(r"^(?:<[^>]*>|\{[^}]*\}|\[[^\]]*\]|%[A-Za-z_]+%|\$[A-Za-z_]\w*|\$\{[^}]*\})$")
+_SEQUENCES = ("01234567890123456789", "12345678901234567890", "98765432109876543210", "abcdefghijklmnopqrstuvwxyz")
+
+
+def serial_placeholder(value):
+    """Why ``value`` is not a usable serial number but a placeholder, or None when it may be a real serial."""
+    text = (value or "").strip()
+    if not text:
+        return "is empty"
+    if _TEMPLATE_SERIAL.match(text):
+        return "is a template placeholder"
+    norm = _NOT_ALNUM.sub("", text.lower())
+    if not norm:
+        return "has no letters or digits"
+    if len(set(norm)) == 1:
+        return "is one character repeated"
+    if norm in SERIAL_PLACEHOLDERS:
+        return "is the placeholder firmware writes when the OEM set no serial"
+    m = _INDEXED.match(norm)
+    if m and m.group(1) in SERIAL_PLACEHOLDERS:
+        return "is a numbered placeholder, not a serial"
+    if len(norm) >= 5 and any(norm in seq for seq in _SEQUENCES):
+        return "is a counting sequence, not a serial"
+    return None
+
+
 VM_SERIAL = re.compile(r"^\d{4}-\d{4}-\d{4}-\d{4}-\d{4}-\d{4}-\d{2}$")
 VM_MODELS = ("virtual machine", "vmware", "virtualbox", "kvm", "qemu", "hvm domu", "standard pc")
 VM_VENDORS = ("vmware", "innotek", "qemu", "xen", "parallels", "red hat")
@@ -390,7 +433,15 @@ def parse(raw, report):
 def _semantics(report, ek_pub, now, stale_days):
     w = report.warnings
     if not report.serial_number:
-        report.errors.append("hardware hash holds no device serial number")
+        report.errors.append("hardware hash holds no device serial number: the firmware has no SMBIOS serial, so "
+                             "Autopilot cannot tell this device apart (the OEM must write one into the firmware)")
+    else:
+        why = serial_placeholder(report.serial_number)
+        if why:
+            report.errors.append(
+                "serial number inside the hash %s %s: the firmware has no usable SMBIOS serial, so Autopilot cannot "
+                "tell this device apart (the OEM must write one into the firmware)"
+                % (_echo.echo(report.serial_number), why))
     # TPM.
     tpm = report.tpm_version_string
     if tpm:
@@ -410,10 +461,10 @@ def _semantics(report, ek_pub, now, stale_days):
             if not report.ek_pub_hash_ok:
                 report.errors.append("hardware hash is inconsistent: EkPubHash is not the SHA-256 of the TPM EkPub")
     # Placeholders.
-    for name in ("serial_number", "manufacturer", "model"):
+    for name in ("manufacturer", "model"):
         value = getattr(report, name)
         if value and value.lower() in PLACEHOLDERS:
-            w.append("placeholder SMBIOS %s %r: the OEM did not set it" % (name.replace("_", " "), value))
+            w.append("placeholder SMBIOS %s %s: the OEM did not set it" % (name, _echo.echo(value)))
     if report.uuid is not None:
         if report.uuid in ("00000000-0000-0000-0000-000000000000", "FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF"):
             w.append("placeholder SMBIOS UUID %s: the OEM did not set it" % report.uuid)
@@ -475,13 +526,13 @@ def compare(report, serial_number=None, manufacturer=None, model=None, product_k
     w = report.warnings
     serial = _norm(serial_number)
     if serial and report.serial_number and serial.upper() != report.serial_number.strip().upper():
-        w.append("serial %r in the file differs from %r inside the hash" % (serial, report.serial_number))
+        w.append("serial %s in the file differs from %s inside the hash" % (_echo.echo(serial), _echo.echo(report.serial_number)))
     make = _norm(manufacturer)
     if make and report.manufacturer and make != report.manufacturer:
-        w.append("manufacturer %r in the file differs from %r inside the hash" % (make, report.manufacturer))
+        w.append("manufacturer %s in the file differs from %s inside the hash" % (_echo.echo(make), _echo.echo(report.manufacturer)))
     mdl = _norm(model)
     if mdl and report.model and mdl != report.model:
-        w.append("model %r in the file differs from %r inside the hash" % (mdl, report.model))
+        w.append("model %s in the file differs from %s inside the hash" % (_echo.echo(mdl), _echo.echo(report.model)))
     pkid = _norm(product_key_id)
     if pkid and report.product_key_id and pkid != report.product_key_id:
-        w.append("Windows Product ID %r in the file differs from PKID %r inside the hash" % (pkid, report.product_key_id))
+        w.append("Windows Product ID %s in the file differs from PKID %s inside the hash" % (_echo.echo(pkid), _echo.echo(report.product_key_id)))

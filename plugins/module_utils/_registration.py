@@ -25,7 +25,7 @@ import tempfile
 from collections.abc import Mapping
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _hwhash
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _echo, _hwhash
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, OutputError
 
 FORMATS = {
@@ -34,6 +34,11 @@ FORMATS = {
     "mmd": ("Manufacturer", "Model", "Serial Number", "Hardware Hash"),
 }
 PORTAL_BATCH_LIMIT = 500
+# The one character-set rule, said the same way everywhere: Microsoft's import takes "ANSI-format text files" and
+# no Unicode; ANSI is whatever code page the uploading PC uses, and printable ASCII is the part every code page
+# shares, so upload files hold printable ASCII only.
+ASCII_RULE = ("upload files hold printable ASCII only: the portal takes ANSI text, not Unicode, and ASCII is the part "
+              "of ANSI every code page shares")
 
 # Rows Microsoft publishes as samples or templates; registering them always fails.
 TEMPLATE_SERIALS = frozenset(s.lower() for s in (
@@ -88,9 +93,9 @@ class Device:
 
     def as_dict(self):
         out = {
-            "serial_number": self.serial,
-            "manufacturer": self.manufacturer,
-            "model": self.model,
+            "serial_number": _echo.clip(self.serial),
+            "manufacturer": _echo.clip(self.manufacturer),
+            "model": _echo.clip(self.model),
             "product_id": self.product_id,
             "group_tag": self.group_tag,
             "assigned_user": self.assigned_user,
@@ -117,19 +122,25 @@ class MergeResult:
         self.duplicates = []
         self.conflicts = []
         self.devices = []
+        self.skipped = []
 
     def absorb(self, other):
         self.sources.extend(other.sources)
+        self.skipped.extend(other.skipped)
         self.rows_read += other.rows_read
         self.rejected.extend(other.rejected)
         self.findings.extend(other.findings)
         self.devices.extend(other.devices)
 
     def reject(self, path, line, serial, reason):
-        self.rejected.append({"file": path, "line": line, "serial_number": serial or None, "reason": reason})
+        self.rejected.append({"file": path, "line": line, "serial_number": _echo.clip(serial) or None,
+                              "reason": reason})
+
+    def skip(self, path, reason):
+        self.skipped.append({"file": path, "reason": reason})
 
     def warn(self, device, message):
-        self.findings.append({"file": device.source, "line": device.line, "serial_number": device.serial,
+        self.findings.append({"file": device.source, "line": device.line, "serial_number": _echo.clip(device.serial),
                               "message": message})
 
 
@@ -138,10 +149,8 @@ def _bad_chars(value):
         return "contains a comma"
     if '"' in value:
         return "contains a quotation mark"
-    if not value.isascii():
-        return "contains non-ASCII characters (the portal accepts ANSI text only)"
-    if not value.isprintable():
-        return "contains control characters"
+    if not value.isascii() or not value.isprintable():
+        return "contains characters outside printable ASCII (%s)" % ASCII_RULE
     return None
 
 
@@ -150,13 +159,13 @@ def _pid_problem(pid):
     if not pid or _PKID.match(pid):
         return None
     if _SCI.match(pid):
-        return "Windows Product ID %r is in scientific notation: the file was damaged by Excel" % pid
+        return "Windows Product ID %s is in scientific notation: the file was damaged by Excel" % _echo.echo(pid)
     if _PRODUCT_KEY.match(pid):
         return "Windows Product ID holds a 25-character product key; the column takes the 13-digit PKID or nothing"
     if _OS_PRODUCT_ID.match(pid):
-        return ("Windows Product ID %r is the OS product ID (Win32_OperatingSystem.SerialNumber); the column takes "
-                "the 13-digit PKID or nothing" % pid)
-    return "Windows Product ID %r is not a 13-digit PKID" % pid
+        return ("Windows Product ID %s is the OS product ID (Win32_OperatingSystem.SerialNumber); the column takes "
+                "the 13-digit PKID or nothing" % _echo.echo(pid))
+    return "Windows Product ID %s is not a 13-digit PKID" % _echo.echo(pid)
 
 
 def _column_problem(values, extra):
@@ -165,16 +174,23 @@ def _column_problem(values, extra):
     if spill:
         return "%d more value(s) than the header has columns: a value probably contains a comma" % spill
     for key in (src.SERIAL, src.PRODUCT_ID, src.GROUP_TAG, src.ASSIGNED_USER, src.MANUFACTURER, src.MODEL):
-        problem = values[key] and _bad_chars(values[key])
+        value = values[key]
+        if value and _echo.hashlike(value):
+            if not values[src.HASH] or not any(v.strip() for k, v in values.items() if k not in (key, src.HASH)):
+                return ("line holds only hash-like text (%d characters) in the %s column: the hardware hash of the "
+                        "line before was probably broken across two lines" % (len(value), key.replace("_", " ")))
+            return ("the %s column holds hash-like text (%d characters): a column out of place or a hash broken "
+                    "across lines" % (key.replace("_", " "), len(value)))
+        problem = value and _bad_chars(value)
         if problem:
-            return "%s %r %s" % (key.replace("_", " "), values[key][:80], problem)
+            return "%s %s %s" % (key.replace("_", " "), _echo.echo(value), problem)
     serial = values[src.SERIAL]
     if (serial.lower() in TEMPLATE_SERIALS or values[src.MANUFACTURER].lower() in TEMPLATE_MAKES
             or values[src.MODEL].lower() in TEMPLATE_MAKES or values[src.HASH].startswith(TEMPLATE_HASH_PREFIXES)):
         return ("template/sample row left in the file (e.g. SpiralOrbit,ContosoABC,000000000000): replace it with a "
                 "real device or delete it")
     if _SCI.match(serial):
-        return "serial number %r is in scientific notation: the file was damaged by Excel" % serial
+        return "serial number %s is in scientific notation: the file was damaged by Excel" % _echo.echo(serial)
     problem = _pid_problem(values[src.PRODUCT_ID])
     if problem:
         return problem
@@ -192,8 +208,8 @@ def _hash_problem(report, serial_in, fmt):
         return "Microsoft's published sample device (Surface Laptop 016520771357) left in the file"
     if (serial_in and _DIGITS.match(serial_in) and inner != serial_in
             and inner.lstrip("0") == serial_in.lstrip("0")):
-        return "serial number %r lost its leading zeros (the hash says %r): the file was damaged by Excel" % (
-            serial_in, inner)
+        return "serial number %s lost its leading zeros (the hash says %s): the file was damaged by Excel" % (
+            _echo.echo(serial_in), _echo.echo(inner))
     problem = _bad_chars(inner)
     if problem:
         return "serial number inside the hash %s" % problem
@@ -216,10 +232,16 @@ def check_row(path, line, row, extra, opts, result, now):
                                 model=values[src.MODEL], product_key_id=values[src.PRODUCT_ID], now=now,
                                 stale_days=opts["stale_days"])
         reason = _hash_problem(report, serial_in, opts["format"])
+        if reason is None and serial_in and _hwhash.serial_placeholder(serial_in):
+            report.warnings.append("serial number column holds %s, a placeholder: the serial inside the hash, %s, is "
+                                   "used" % (_echo.echo(serial_in), _echo.echo(report.serial_number)))
+        elif reason is not None and report.serial_number is not None and _hwhash.serial_placeholder(
+                report.serial_number):
+            reason += " (device: %s)" % _device_words(report)
     group_tag = opts["group_tag"] if opts["group_tag"] is not None else values[src.GROUP_TAG]
     user = opts["assigned_user"] if opts["assigned_user"] is not None else values[src.ASSIGNED_USER]
     if reason is None and user and not _UPN.match(user):
-        reason = "assigned user %r is not a user principal name (user@domain)" % user
+        reason = "assigned user %s is not a user principal name (user@domain)" % _echo.echo(user)
     if reason is not None:
         result.reject(path, line, serial_in or (report and report.serial_number), reason)
         return None
@@ -251,6 +273,16 @@ def check_row(path, line, row, extra, opts, result, now):
     return dev
 
 
+def _device_words(report):
+    """Names a device that has no usable serial: make, model, SMBIOS UUID and MAC address from its hash."""
+    words = [_echo.clip(" ".join(v for v in (report.manufacturer, report.model) if v)) or "unknown make and model"]
+    if report.uuid:
+        words.append("SMBIOS UUID %s" % report.uuid)
+    if report.mac_addresses:
+        words.append("MAC %s" % report.mac_addresses[0])
+    return ", ".join(words)
+
+
 def default_options(**overrides):
     opts = {
         "format": "autopilot",
@@ -258,7 +290,7 @@ def default_options(**overrides):
         "group_tag": None,
         "assigned_user": None,
         "stale_days": _hwhash.DEFAULT_STALE_DAYS,
-        "pattern": "*.csv",
+        "pattern": src.DEFAULT_PATTERNS,
         "recurse": False,
     }
     opts.update(overrides)
@@ -307,9 +339,12 @@ def _collect(sources, records, opts, exclude, now, workers):
     if now is None:
         now = datetime.datetime.now(datetime.timezone.utc)
     result = MergeResult()
-    files, problems = src.expand_sources(sources, pattern=opts["pattern"], recurse=opts["recurse"], exclude=exclude)
+    files, problems, skipped = src.expand_sources(sources, pattern=opts["pattern"], recurse=opts["recurse"],
+                                                  exclude=exclude)
     for problem in problems:
         result.reject(problem.path, problem.line, None, problem.reason)
+    for path, reason in skipped:
+        result.skip(path, reason)
     workers = workers or auto_workers(files)
     if workers > 1 and len(files) > 1:
         import concurrent.futures
@@ -335,16 +370,32 @@ def _collect_files(paths, opts, now):
     return part
 
 
+_EMPTY_HASH = "hardware hash is empty"
+
+
 def _consume(rows, opts, result, now):
     info = next(rows)
     accepted = result.devices
+    first_reject = len(result.rejected)
+    empty = 0
     for line, row, extra in rows:
         result.rows_read += 1
-        dev = check_row(info.path, line, row, extra, opts, result, now)
+        dev = check_row(info.where, line, row, extra, opts, result, now)
         if dev is not None:
             accepted.append(dev)
+        elif result.rejected[-1]["reason"] == _EMPTY_HASH:
+            empty += 1
+    if empty and empty == info.rows:
+        # Not one row has a hash: one message for the file, not one per row.
+        info.identifiers_only = True
+        del result.rejected[first_reject:]
+        result.reject(info.path, 0, None, "no hardware hashes: the Hardware Hash column is empty on all %d rows (a "
+                      "partner tuple or corporate identifier list, or Get-WindowsAutopilotInfo -Partner -Force); "
+                      "collect the hashes, or register these devices by their corporate identifiers" % info.rows)
     for problem in info.problems:
         result.reject(problem.path, problem.line, None, problem.reason)
+    for path, reason in info.skipped:
+        result.skip(path, reason)
     result.sources.append(info.as_dict())
 
 
@@ -398,7 +449,7 @@ def _merge(result):
     for serial, pos in zip(dropped["serial"].tolist(), dropped["pos"].tolist()):
         dup = devices[pos]
         kept = devices[kept_by_serial[serial]]
-        result.duplicates.append({"file": dup.source, "line": dup.line, "serial_number": dup.serial,
+        result.duplicates.append({"file": dup.source, "line": dup.line, "serial_number": _echo.clip(dup.serial),
                                   "kept": kept.where(), "reason": "same device captured again: kept the newest"})
     if conflicted:
         rows = frame[frame["serial"].isin(conflicted)]
@@ -408,9 +459,9 @@ def _merge(result):
             kinds = len(set(zip(group["uuid"].tolist(), group["ek"].tolist())))
             for dev in places:
                 result.conflicts.append({
-                    "file": dev.source, "line": dev.line, "serial_number": dev.serial,
+                    "file": dev.source, "line": dev.line, "serial_number": _echo.clip(dev.serial),
                     "reason": "serial %s belongs to %d different devices (SMBIOS UUID or TPM differ): %s; none was "
-                              "kept, decide which is right" % (dev.serial, kinds, where),
+                              "kept, decide which is right" % (_echo.clip(dev.serial), kinds, where),
                 })
     merged = [devices[p] for p in kept_pos]
     merged.sort(key=lambda d: d.serial.upper())
@@ -572,7 +623,7 @@ def validate_options(opts):
         if value:
             problem = _bad_chars(value)
             if problem:
-                raise InputError("%s %r %s" % (name, value, problem))
+                raise InputError("%s %s %s" % (name, _echo.echo(value), problem))
     user = opts.get("assigned_user")
     if user and not _UPN.match(user):
-        raise InputError("assigned_user %r is not a user principal name (user@domain)" % user)
+        raise InputError("assigned_user %s is not a user principal name (user@domain)" % _echo.echo(user))

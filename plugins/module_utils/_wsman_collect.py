@@ -14,8 +14,10 @@ import os
 import re
 import tempfile
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _echo
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, OutputError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import decode
+from ansible_collections.winfleet.autopilot.plugins.module_utils._registration import ASCII_RULE
 from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman import (
     EmptyHashError,
     FaultError,
@@ -130,16 +132,16 @@ def csv_bytes(record, encoding="ascii"):
         row.append(record.get("assigned_user") or "")
     for col, value in zip(header, row, strict=True):
         if "," in value or '"' in value or "\n" in value or "\r" in value:
-            raise InputError("%s %r cannot be written to an Autopilot CSV: commas, quotes and line breaks are not "
-                             "allowed (the import rejects quoting)" % (col, value))
+            raise InputError("%s %s cannot be written to an Autopilot CSV: commas, quotes and line breaks are not "
+                             "allowed (the import rejects quoting)" % (col, _echo.echo(value)))
     text = ",".join(header) + "\r\n" + ",".join(row) + "\r\n"
     if encoding == "utf-16":
         return b"\xff\xfe" + text.encode("utf-16-le")
     try:
         return text.encode("ascii")
     except UnicodeEncodeError:
-        raise InputError("the record has non-ASCII characters; Intune's import only accepts ANSI text. Use "
-                         "csv_encoding=utf-16 to keep them (then convert before importing).")
+        raise InputError("the record has characters outside printable ASCII (%s). Use csv_encoding=utf-16 to keep "
+                         "them (then convert before importing)." % ASCII_RULE)
 
 
 def write_csv(directory, filename, data, check_mode=False):

@@ -17,10 +17,24 @@ description:
     Configuration Manager report exports (C(Serial_Number)/C(HardwareHash) and other heading aliases),
     Get-WindowsAutopilotInfo output (UTF-16LE with BOM) and OEM files. The encoding is detected; CRLF,
     trailing blank lines, Excel's trailing empty columns and header rows repeated by concatenation are tolerated."
+  - "Files joined end to end (C(copy /b a.csv+b.csv), C(cat)) are read whole: byte-order marks in the middle are
+    dropped and a header with other columns further down applies to the rows below it. Excel's C(sep=;) first line
+    sets the delimiter."
+  - Excel workbooks (C(.xlsx), C(.xlsm)), such as the Managed Desktop template saved from Excel, are read sheet by
+    sheet; sheets without device columns are listed in RV(skipped).
+  - A file without hardware hashes (a partner or corporate identifier list of manufacturer, model and serial number)
+    is reported once, as a whole, and marked in RV(sources[].identifiers_only).
   - Validates every row with the hardware hash decoder (see P(winfleet.autopilot.decode_hardware_hash#filter)).
     Rejects rows the portal would refuse or that would register the wrong thing, each with the file, line,
     serial number and reason. Template and sample rows, Excel damage (scientific notation, lost leading zeros),
     empty or broken hashes, values with commas or quotes, and product keys in the Windows Product ID column.
+  - "Serial numbers that firmware writes when SMBIOS holds none (empty, C(To be filled by O.E.M.), C(Default string),
+    C(System Serial Number), runs of one character, counting sequences, numbered placeholders) are refused: such a
+    device cannot be told apart from others. The reject names the device by make, model, SMBIOS UUID and MAC address."
+  - Values are checked against one character-set rule, the same in every message. Upload files hold printable ASCII
+    only, because the portal takes ANSI text (no Unicode) and ASCII is the part every ANSI code page shares.
+  - Nothing of a hash is ever shown. A value that holds hash-like text where a serial, heading or other value belongs
+    (a hash broken across lines, a file without its header row) is described by its length, and long values are cut.
   - De-duplicates by device identity (serial number, SMBIOS UUID and TPM EkPubHash), not by the hash text,
     which changes with every capture; the newest capture wins. The same serial number on different devices
     is reported as a conflict and none of its rows is written.
@@ -49,9 +63,13 @@ options:
     elements: path
     default: []
   pattern:
-    description: Glob applied to the folders in O(src).
-    type: str
-    default: '*.csv'
+    description:
+      - Globs (case-insensitive) that choose the files read from the folders in O(src).
+      - Every other file in those folders is listed in RV(skipped) with the reason it was not read; a module warning
+        names the ones that may hold devices (CSV, text and workbook files).
+    type: list
+    elements: str
+    default: ['*.csv', '*.xlsx']
   recurse:
     description: Also read matching files in sub-folders of the folders in O(src).
     type: bool
@@ -233,6 +251,26 @@ sources:
       description: Headings that mean nothing to the registration and were ignored.
       type: list
       elements: str
+    identifiers_only:
+      description: The file lists devices without hardware hashes (manufacturer, model and serial number).
+      type: bool
+skipped:
+  description:
+    - Files in the source folders and sheets in workbooks that were not read, each with the reason (name does not
+      match O(pattern), Excel's lock file, a sub-folder without O(recurse), an empty sheet, this merge's own output).
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    file:
+      description: The file, or V(file [sheet]) for a sheet of a workbook.
+      type: str
+    reason:
+      description: Why it was not read.
+      type: str
+  sample:
+    - file: /srv/autopilot/usb/notes.txt
+      reason: the name does not match *.csv, *.xlsx (add a pattern to read it)
 rejected:
   description: Rows and files that were refused.
   returned: always
@@ -320,13 +358,14 @@ else:
     HAS_PANDAS = True
     PANDAS_IMPORT_ERROR = None
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _registration as reg
 
 
 def argument_spec():
     return dict(
         src=dict(type="list", elements="path", default=[]),
-        pattern=dict(type="str", default="*.csv"),
+        pattern=dict(type="list", elements="str", default=["*.csv", "*.xlsx"]),
         recurse=dict(type="bool", default=False),
         records=dict(type="list", elements="dict", default=[], options=dict(
             serial_number=dict(type="str"),
@@ -383,6 +422,7 @@ def run(module):
         device_count=len(merged),
         rows_read=result.rows_read,
         sources=result.sources,
+        skipped=result.skipped,
         rejected=result.rejected,
         conflicts=result.conflicts,
         duplicates=result.duplicates,
@@ -400,6 +440,10 @@ def run(module):
                 % (len(result.rejected), len(result.conflicts), first["file"], first["line"], first["reason"],
                    len(merged)),
             **out)
+    unread = [s for s in result.skipped if s["file"].lower().endswith(src.DATA_EXTENSIONS)]
+    if unread:
+        module.warn("%d file(s) that may hold devices were not read (first: %s: %s); see 'skipped'"
+                    % (len(unread), unread[0]["file"], unread[0]["reason"]))
     if problems:
         module.warn("%d row(s) rejected and %d in conflict were left out of %s; see 'rejected' and 'conflicts'"
                     % (len(result.rejected), len(result.conflicts), dest))

@@ -133,12 +133,22 @@ def test_unreadable_file(tmp_path):
 def test_expand_sources(tmp_path):
     (tmp_path / "a.csv").write_text("x")
     (tmp_path / "b.txt").write_text("x")
+    (tmp_path / "Book.XLSX").write_text("x")
+    (tmp_path / "~$Book.xlsx").write_text("x")
     sub = tmp_path / "sub"
     sub.mkdir()
     (sub / "c.csv").write_text("x")
-    files, problems = src.expand_sources([str(tmp_path), str(tmp_path / "a.csv"), str(tmp_path / "*.nothing"),
-                                          str(tmp_path / "nope.csv")])
-    assert files == [str(tmp_path / "a.csv")]
+    files, problems, skipped = src.expand_sources([str(tmp_path), str(tmp_path / "a.csv"),
+                                                   str(tmp_path / "*.nothing"), str(tmp_path / "nope.csv")])
+    assert files == [str(tmp_path / "Book.XLSX"), str(tmp_path / "a.csv")]
     assert [p.reason for p in problems] == ["no file matches this pattern", "no such file or folder"]
-    files, _problems = src.expand_sources([str(tmp_path)], recurse=True, exclude=[str(tmp_path / "a.csv")])
+    # Every file of the folder that is not read is listed, with why.
+    assert dict(skipped) == {
+        str(tmp_path / "b.txt"): "the name does not match *.csv, *.xlsx (add a pattern to read it)",
+        str(tmp_path / "sub"): "a sub-folder (set recurse to read sub-folders)",
+        str(tmp_path / "~$Book.xlsx"): "Excel's owner file (the workbook is open in Excel): not a workbook",
+    }
+    files, _problems, skipped = src.expand_sources([str(tmp_path)], pattern=["*.csv"], recurse=True,
+                                                   exclude=[str(tmp_path / "a.csv")])
     assert files == [str(sub / "c.csv")]
+    assert dict(skipped)[str(tmp_path / "a.csv")] == "an output of this merge, not an input"

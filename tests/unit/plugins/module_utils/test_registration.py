@@ -42,9 +42,11 @@ def one_row(tmp_path, row, header=A3, name="f.csv"):
 ])
 def test_mmd_rows_rejected(tmp_path, devs, row_fn, reason):
     dev = devs[0]
-    path = samplefleet.write_csv(tmp_path / "f.csv", samplefleet.MMD, [row_fn(dev, hashgen.build_hash(dev))])
+    good = devs[1]
+    rows = [row_fn(dev, hashgen.build_hash(dev)), ("Contoso", "X", good.serial, hashgen.build_hash(good))]
+    path = samplefleet.write_csv(tmp_path / "f.csv", samplefleet.MMD, rows)
     result, merged = run([path])
-    assert merged == []
+    assert [d.serial for d in merged] == [good.serial]
     [rej] = result.rejected
     assert rej["file"] == str(path) and rej["line"] == 2
     assert reason in rej["reason"]
