@@ -385,8 +385,8 @@ def _consume(rows, opts, result, now):
             accepted.append(dev)
         elif result.rejected[-1]["reason"] == _EMPTY_HASH:
             empty += 1
-    if empty and empty == info.rows:
-        # Not one row has a hash: one message for the file, not one per row.
+    if empty > 1 and empty == info.rows:
+        # Not one row has a hash: one message for the file, not one per row (a file of one row keeps its row's).
         info.identifiers_only = True
         del result.rejected[first_reject:]
         result.reject(info.path, 0, None, "no hardware hashes: the Hardware Hash column is empty on all %d rows (a "

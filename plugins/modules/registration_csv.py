@@ -21,7 +21,7 @@ description:
     dropped and a header with other columns further down applies to the rows below it. Excel's C(sep=;) first line
     sets the delimiter."
   - Excel workbooks (C(.xlsx), C(.xlsm)), such as the Managed Desktop template saved from Excel, are read sheet by
-    sheet; sheets without device columns are listed in RV(skipped).
+    sheet; sheets without device columns are listed in RV(not_read).
   - A file without hardware hashes (a partner or corporate identifier list of manufacturer, model and serial number)
     is reported once, as a whole, and marked in RV(sources[].identifiers_only).
   - Validates every row with the hardware hash decoder (see P(winfleet.autopilot.decode_hardware_hash#filter)).
@@ -65,7 +65,7 @@ options:
   pattern:
     description:
       - Globs (case-insensitive) that choose the files read from the folders in O(src).
-      - Every other file in those folders is listed in RV(skipped) with the reason it was not read; a module warning
+      - Every other file in those folders is listed in RV(not_read) with the reason it was not read; a module warning
         names the ones that may hold devices (CSV, text and workbook files).
     type: list
     elements: str
@@ -254,7 +254,7 @@ sources:
     identifiers_only:
       description: The file lists devices without hardware hashes (manufacturer, model and serial number).
       type: bool
-skipped:
+not_read:
   description:
     - Files in the source folders and sheets in workbooks that were not read, each with the reason (name does not
       match O(pattern), Excel's lock file, a sub-folder without O(recurse), an empty sheet, this merge's own output).
@@ -422,7 +422,7 @@ def run(module):
         device_count=len(merged),
         rows_read=result.rows_read,
         sources=result.sources,
-        skipped=result.skipped,
+        not_read=result.skipped,
         rejected=result.rejected,
         conflicts=result.conflicts,
         duplicates=result.duplicates,
@@ -440,9 +440,10 @@ def run(module):
                 % (len(result.rejected), len(result.conflicts), first["file"], first["line"], first["reason"],
                    len(merged)),
             **out)
-    unread = [s for s in result.skipped if s["file"].lower().endswith(src.DATA_EXTENSIONS)]
+    unread = [s for s in result.skipped if s["reason"].startswith("a sub-folder") or (
+        s["reason"].startswith("the name does not match") and s["file"].lower().endswith(src.DATA_EXTENSIONS))]
     if unread:
-        module.warn("%d file(s) that may hold devices were not read (first: %s: %s); see 'skipped'"
+        module.warn("%d file(s) that may hold devices were not read (first: %s: %s); see 'not_read'"
                     % (len(unread), unread[0]["file"], unread[0]["reason"]))
     if problems:
         module.warn("%d row(s) rejected and %d in conflict were left out of %s; see 'rejected' and 'conflicts'"

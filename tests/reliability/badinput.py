@@ -43,7 +43,11 @@ DELIMITERS = (",", ",", ",", ";", "\t", "|")
 # Row damage a reader must refuse (the row, not the file).
 ROW_REJECT = ("hash_truncated", "hash_bitflip", "hash_equals_inside", "hash_non_base64", "hash_empty", "hash_not_oa",
               "serial_delimiter", "serial_quoted_comma", "serial_quote", "serial_newline", "pkid_product_key",
-              "pkid_scientific", "template_row")
+              "pkid_scientific", "template_row", "hash_broken_line", "hash_in_serial", "placeholder_serial")
+# A firmware placeholder for the serial, in the file and inside the hash: the device cannot be told apart.
+PLACEHOLDER_SERIALS = ("To be filled by O.E.M.", "Default string", "System Serial Number", "0", "00000000",
+                       "Default string 1")
+BREAK = "\x1e"  # where a row is broken across two lines (replaced by the file's newline once the row is joined)
 # Row damage the decoder is documented to tolerate: the row must be accepted.
 ROW_TOLERATE = ("hash_unpadded", "hash_extra_equals", "hash_wrapped", "hash_spaces", "trailing_blank_columns")
 # File-level damage.
@@ -176,6 +180,18 @@ def _join(values, delimiter, quote_all, force_quote=()):
 def _apply_row_damage(kind, values, dialect, delimiter, rng, dev, pool_hash, pool_raw, quote_all):
     """Return (values, force_quote_indexes, raw_line_override)."""
     s, h, p = _index(dialect, "serial"), _index(dialect, "hash"), _index(dialect, "pid")
+    if kind == "hash_broken_line":  # the hash cut inside its records and its rest on the next line
+        at = rng.randrange(60, len(pool_raw) * 4 // 3 - 8)
+        values[h] = pool_hash[:at] + BREAK + pool_hash[at:]
+        return values, set(), None
+    if kind == "hash_in_serial":  # a hash pasted into the serial column as well
+        values[s] = pool_hash
+        return values, set(), None
+    if kind == "placeholder_serial":
+        placeholder = rng.choice(PLACEHOLDER_SERIALS)
+        values[s] = placeholder
+        values[h] = hashgen.build_hash(dataclasses.replace(dev, serial=placeholder))
+        return values, set(), None
     if kind.startswith("hash_"):
         values[h] = damage_hash(rng, pool_hash, pool_raw, kind)
         return values, ({h} if kind == "hash_wrapped" else set()), None
@@ -284,12 +300,14 @@ def case(index, pool, base=0):
         role = "good"
         if r == damaged_at and kind == "row_damage":
             dmg = rng.choice(ROW_REJECT)
+            if dmg == "hash_broken_line" and quote_all:  # quoted, a line break inside the hash is just whitespace
+                dmg = "hash_in_serial"
             values, force, _unused = _apply_row_damage(dmg, values, dialect, delimiter, rng, dev, hsh, raw, quote_all)
             role = "bad"
         elif r == damaged_at and kind == "tolerated":
             dmg = rng.choice(ROW_TOLERATE)
             values, force, _unused = _apply_row_damage(dmg, values, dialect, delimiter, rng, dev, hsh, raw, quote_all)
-        lines.append(_join(values, delimiter, quote_all, force))
+        lines.append(_join(values, delimiter, quote_all, force).replace(BREAK, newline))
         (c.good if role == "good" else c.bad).append(dev.serial)
         if kind == "repeated_header" and r == 0:
             lines.append(hdr)

@@ -17,6 +17,7 @@ The seeds are fixed (``badinput.SEED``), so a failure names a file that ``badinp
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import time
@@ -31,23 +32,27 @@ from ansible.module_utils.testing import patch_module_args
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _hwhash
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _registration as reg
 from ansible_collections.winfleet.autopilot.plugins.modules import registration_csv
+from winfleet_lab.hashleak import HashPieces
 
 FILES_PER_CALL = 64
 CHUNKS = 8
 FILE_LEVEL = re.compile(r"binary data|not valid UTF|file is empty|no header row|no 'Hardware Hash'|both mean|"
-                        r"header row is not valid CSV|larger than the|cannot read")
+                        r"header row is not valid CSV|larger than the|cannot read|no hardware hashes|ZIP archive|Excel workbook|"
+                        r"Excel 97-2003|Excel binary")
 REASONS = (
     ("file: binary", r"binary data"),
     ("file: encoding", r"not valid UTF"),
     ("file: empty", r"file is empty"),
-    ("file: no header / no hash column", r"no header row|no 'Hardware Hash'"),
+    ("file: no header / no hash column / no hashes", r"no header row|no 'Hardware Hash'|no hardware hashes"),
     ("file: duplicate columns", r"both mean"),
     ("csv: malformed", r"malformed CSV|not valid CSV|too many malformed"),
     ("row: extra values (delimiter in a value)", r"more value"),
     ("row: template/sample", r"template|sample device"),
     ("row: Excel damage", r"scientific notation|leading zeros"),
     ("row: product id", r"Product ID"),
-    ("row: forbidden characters", r"contains (a comma|a quotation|non-ASCII|control)"),
+    ("row: forbidden characters", r"contains (a comma|a quotation|characters outside printable ASCII)"),
+    ("row: hash text out of place", r"hash-like text"),
+    ("row: placeholder serial", r"placeholder"),
     ("hash: empty", r"hardware hash is empty"),
     ("hash: truncated", r"truncated"),
     ("hash: not base64", r"not valid base64"),
@@ -92,7 +97,9 @@ def run_module(args):
 
 @pytest.fixture(scope="module")
 def pool():
-    return badinput.Pool()
+    pool = badinput.Pool()
+    pool.pieces = HashPieces(pool.hashes)
+    return pool
 
 
 def _line_count(data):
@@ -179,6 +186,12 @@ def run_call(tmp_path, pool, call, cases):
     for message in _walk_messages(result):
         assert "Traceback" not in message and 'File "' not in message, message[:300]
     assert "exception" not in result
+    # Whatever the damage, nothing of a hash in anything the module returns (the upload paths aside, it is all
+    # echoed input: serials, reasons, headings, warnings).
+    shown = json.dumps({k: v for k, v in result.items() if k not in ("paths", "written", "removed")})
+    at = pool.pieces.find(shown)
+    assert at is None, "hash text in the result: ...%s..." % shown[max(0, at - 120):at]
+    figures.add(fig, "results scanned for hash text", 1)
     figures.add(fig, "#rows read", result["rows_read"])
     figures.add(fig, "#devices written", result["device_count"])
     figures.add(fig, "#rejections", len(result["rejected"]))

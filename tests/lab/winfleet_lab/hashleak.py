@@ -4,34 +4,34 @@
 
 The scanner in tools/secretscan.py recognises whole hashes by their structure; a damaged input puts *pieces* of hash
 text where a serial or a heading belongs, and those have no structure to recognise. Tests that plant hashes know them,
-so they look for every 32-character window of each (windows of the zero padding, ``AAAA...``, carry nothing and are
-left out).
+so they look for any 32-character piece of each in the text: every run of base64 characters at least that long is
+looked up in the planted hashes (pieces of the zero padding, ``AAAA...``, carry nothing and are left out).
 """
 
 from __future__ import annotations
 
+import re
+
 WINDOW = 32
+_RUN = re.compile(r"[A-Za-z0-9+/=]{%d,}" % WINDOW)
 
 
 class HashPieces:
-    """Every ``WINDOW``-character piece of the given hashes (as found in the base64 text or its unpadded forms)."""
+    """Pieces of the given hashes, looked for in text."""
 
     def __init__(self, hashes, window=WINDOW):
         self.window = window
-        self.pieces = set()
-        for text in hashes:
-            text = text.strip()
-            for i in range(0, max(0, len(text) - window + 1)):
-                piece = text[i:i + window]
-                if len(set(piece)) > 4:
-                    self.pieces.add(piece)
+        self.haystack = "\n".join(h.strip() for h in hashes)
 
     def find(self, text):
-        """The first piece of a hash found in ``text`` (its offset), or None."""
+        """The offset in ``text`` of the first piece of a hash, or None."""
         w = self.window
-        for i in range(0, max(0, len(text) - w + 1)):
-            if text[i:i + w] in self.pieces:
-                return i
+        for match in _RUN.finditer(text):
+            run = match.group()
+            for i in range(len(run) - w + 1):
+                piece = run[i:i + w]
+                if len(set(piece)) > 4 and piece in self.haystack:
+                    return match.start() + i
         return None
 
     def scan_files(self, paths):

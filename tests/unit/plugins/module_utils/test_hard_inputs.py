@@ -153,6 +153,7 @@ def test_a_corporate_identifier_list_is_one_message(tmp_path, devs):
     path = tmp_path / "corporate.csv"
     path.write_text("".join("%s,%s,%s\r\n" % (d.manufacturer, d.model, d.serial) for d in devs))
     result, merged = run(tmp_path, path)
+    assert merged == []
     [rej] = result.rejected
     assert "corporate identifier" in rej["reason"]
     assert result.sources[0]["identifiers_only"] is True
