@@ -19,13 +19,14 @@ export WINFLEET_SECRETS_REGISTRY := $(CURDIR)/.build/secrets-registry.jsonl
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
 .PHONY: demo test bench lab graph-lab ad-lab configmgr-lab venv link sysdeps microsoft-ad lint ruff units integration \
-	reliability secretscan sanity clean lock help
+	reliability secretscan sanity package clean lock help
 
 help:
 	@echo "make demo   - set up and run the main job on the embedded lab"
 	@echo "make test   - sanity, unit, integration, ansible-lint and ruff"
 	@echo "make bench  - benchmarks (merge, collect, register)"
 	@echo "make lab    - run the Windows fleet lab in the foreground"
+	@echo "make package - the collection tarball and the execution environment's build context (.build/)"
 
 $(STAMP): requirements/dev.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found %s" % sys.version.split()[0]'
@@ -95,14 +96,31 @@ secretscan: venv
 sanity: venv link
 	tools/sanity.sh
 
+# ansible.cfg (repo root) points ansible at .build/collections, so a plain `ansible-lint` finds the collection too.
 lint: venv link
 	$(BIN)/ansible-lint
+
+# The collection tarball as Galaxy / Automation Hub would receive it (.build/package/), and the execution
+# environment's build context (.build/ee-context/): `ansible-builder create` writes the Containerfile and copies the
+# tarball, without a container runtime. introspect lists the packages an EE build would take from the collection's
+# meta/execution-environment.yml. Any failure fails the target.
+PACKAGE := .build/package
+package: venv
+	rm -rf $(PACKAGE) .build/ee-context
+	$(BIN)/ansible-galaxy collection build --output-path $(PACKAGE) .
+	cp $(PACKAGE)/winfleet-autopilot-*.tar.gz $(PACKAGE)/winfleet-autopilot.tar.gz
+	env -u PYTHONPATH ANSIBLE_COLLECTIONS_PATH=$(PACKAGE)/collections $(BIN)/ansible-galaxy collection install --offline \
+	  $(PACKAGE)/winfleet-autopilot.tar.gz -p $(PACKAGE)/collections
+	$(BIN)/ansible-builder introspect --sanitize $(PACKAGE)/collections | tee $(PACKAGE)/introspect.txt
+	grep -q 'from collection winfleet.autopilot' $(PACKAGE)/introspect.txt
+	$(BIN)/ansible-builder create -f execution-environment.yml --context .build/ee-context
+	test -s .build/ee-context/_build/collections/winfleet-autopilot.tar.gz
 
 test: venv link
 	@start=$$(date +%s); \
 	rm -rf $(ARTIFACTS) $(WINFLEET_SECRETS_REGISTRY); mkdir -p $(ARTIFACTS); \
 	export ANSIBLE_LOG_PATH=$(ARTIFACTS)/ansible.log; \
-	for suite in ruff units integration reliability lint sanity; do \
+	for suite in ruff units integration reliability lint package sanity; do \
 	  s0=$$(date +%s); \
 	  $(MAKE) --no-print-directory $$suite 2>&1 | tee $(ARTIFACTS)/$$suite.log; \
 	  echo "make test: $$suite passed in $$(( $$(date +%s) - s0 )) s" | tee -a $(ARTIFACTS)/times.log; \

@@ -24,10 +24,11 @@ PY
 done
 mkdir -p "$COPY"
 cd "$ROOT"
-# Tracked and new (not ignored) files; the lab, benchmarks and dev tooling are not part of the collection.
+# Tracked and new (not ignored) files; the lab, benchmarks and dev tooling (and ansible.cfg, which points at this
+# checkout's .build) are not part of the collection; files deleted but not yet committed are skipped.
 git ls-files -co --exclude-standard -z \
-  | grep -zv -E '^(tests/lab|tests/bench|tools|requirements|\.ci)/' \
-  | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
+  | grep -zv -E '^((tests/lab|tests/bench|tools|requirements|\.ci)/|ansible\.cfg$)' \
+  | xargs -0 -I{} sh -c 'test ! -e "{}" || printf "%s\0" "{}"' \
   | tar --null -T - -cf - | tar -xf - -C "$COPY"
 cd "$COPY"
 ansible-test sanity --venv --python 3.11 --color no "$@"
