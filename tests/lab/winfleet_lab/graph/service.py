@@ -33,6 +33,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import PLACEHOLDERS, decode
 
+_SERIAL_ERRORS = ("serial number inside the hash", "hardware hash holds no device serial number")
+
 from .. import secrets as secret_registry
 from . import config as C
 from .store import Store
@@ -145,6 +147,7 @@ class GraphService:
         self.cond = threading.Condition(self.lock)
         self.throttle = Throttle()
         self.rng = random.Random()
+        self.batch_rng = random.Random()  # the order of $batch responses
         self.faults = []
         # observer(phase, method, path, status): "request" before the lab acts on it, "reply" after it acted and
         # before the client sees the answer. The crash tests kill the playbook at an exact point this way.
@@ -693,11 +696,15 @@ class GraphService:
         serial = (rec.get("serialNumber") or "").strip()
         report = decode(hw or "", serial_number=serial or None)
         inner = (report.serial_number or "").strip()
+        # The service judges the hash's structure here; a serial the firmware left as a placeholder is a matching
+        # problem (no device found for it), not a broken hash, whatever our decoder calls it.
+        broken = [e for e in report.errors if not e.startswith(_SERIAL_ERRORS)]
         if rec.pop("_dup", False):
             outcome = ERR_DUPLICATED
-        elif not report.valid or not inner or (serial and inner.upper() != serial.upper()):
+        elif broken or not inner or (serial and inner.upper() != serial.upper()):
             outcome = ERR_INVALID_HASH
-        elif any((v or "").lower() in PLACEHOLDERS for v in (report.serial_number, report.manufacturer, report.model)):
+        elif (len(broken) < len(report.errors)
+              or any((v or "").lower() in PLACEHOLDERS for v in (report.serial_number, report.manufacturer, report.model))):
             outcome = ERR_NOT_FOUND
         elif inner.upper() in self.store.data["foreign"]:
             outcome = ERR_OTHER_TENANT
@@ -853,6 +860,8 @@ class GraphService:
                 raise GraphFault(400, "BadRequest", "The parameter 'importedWindowsAutopilotDeviceIdentities' in the "
                                  "request payload is not a valid parameter for the operation 'import'.")
             recs = self._create_imports(items, request_id, app)
+            if self.cfg.import_shuffle:  # Graph does not promise the records in the order of the request
+                recs = self.rng.sample(recs, len(recs))
             return Reply(200, {"@odata.context": "%s/%s/$metadata#Collection(microsoft.graph."
                                                  "importedWindowsAutopilotDeviceIdentity)" % (self.base_url, version),
                                "value": [self._imported_view(r) for r in recs]})
@@ -1135,23 +1144,44 @@ class GraphService:
     # ---------------------------------------------------------------------------------------
     # $batch
     def _batch(self, version, headers, body):
+        """JSON batching as learn.microsoft.com/graph/json-batching documents it: at most 20 requests with unique
+        ids; each one run (and throttled) on its own, as if sent alone; ``dependsOn`` orders them and a request
+        whose dependency failed is not run but answered 424 Failed Dependency; the outer reply is 200 whatever the
+        inner statuses; responses carry id, status, headers, body and come back in no particular order."""
         self.stats["batch"] += 1
         payload = _json_body(body)
         reqs = payload.get("requests")
-        if not isinstance(reqs, list) or not reqs:
+        if not isinstance(reqs, list) or not reqs or not all(isinstance(r, dict) for r in reqs):
             raise GraphFault(400, "BadRequest", "Invalid batch payload format.")
         if len(reqs) > self.cfg.batch_max:
             raise GraphFault(400, "BadRequest", "Number of batch request steps exceeds the maximum of %d."
                              % self.cfg.batch_max)
         ids = [r.get("id") for r in reqs]
-        if len(set(ids)) != len(ids) or any(not i for i in ids):
+        if any(not isinstance(i, str) or not i for i in ids) or len(set(ids)) != len(ids):
             raise GraphFault(400, "BadRequest", "Batch request ids must be unique and present.")
+        order = _batch_order(reqs)
+        by_id = {r["id"]: r for r in reqs}
+        status = {}
         out = []
         auth = {"authorization": headers.get("authorization", "")}
-        for r in reqs:
+        for rid in order:
+            r = by_id[rid]
+            failed = [d for d in r.get("dependsOn") or [] if status.get(d, 0) >= 400]
+            if failed:
+                status[rid] = 424
+                out.append({"id": rid, "status": 424, "headers": {"Content-Type": JSON}, "body": {"error": {
+                    "code": "FailedDependency", "message": "The request was not run: the request it depends on (id "
+                    "%s) failed." % failed[0]}}})
+                continue
             url = r.get("url", "")
+            if not isinstance(url, str) or not url or "://" in url:
+                status[rid] = 400
+                out.append({"id": rid, "status": 400, "headers": {"Content-Type": JSON}, "body": {"error": {
+                    "code": "BadRequest", "message": "The url of a batch request must be a relative URL."}}})
+                continue
             if "body" in r and "content-type" not in {k.lower() for k in (r.get("headers") or {})}:
-                out.append({"id": r["id"], "status": 400, "headers": {}, "body": {"error": {
+                status[rid] = 400
+                out.append({"id": rid, "status": 400, "headers": {"Content-Type": JSON}, "body": {"error": {
                     "code": "BadRequest", "message": "Content-Type header is required when a body is present."}}})
                 continue
             parsed = urllib.parse.urlsplit(url if url.startswith("/") else "/" + url)
@@ -1159,15 +1189,18 @@ class GraphService:
             inner_body = json.dumps(r["body"]).encode() if "body" in r else b""
             self.lock.release()
             try:
-                rep = self.handle(r.get("method", "GET").upper(), "/%s%s" % (version, parsed.path), query,
+                rep = self.handle(str(r.get("method", "GET")).upper(), "/%s%s" % (version, parsed.path), query,
                                   {**auth, **{k.lower(): v for k, v in (r.get("headers") or {}).items()}},
                                   inner_body, inner=True)
             finally:
                 self.lock.acquire()
+            status[rid] = rep.status
             hdrs = {k: v for k, v in rep.headers.items() if k in ("Retry-After", "request-id", "client-request-id")}
             if rep.body is not None:
                 hdrs["Content-Type"] = JSON
-            out.append({"id": r["id"], "status": rep.status, "headers": hdrs, "body": rep.body})
+            out.append({"id": rid, "status": rep.status, "headers": hdrs, "body": rep.body})
+        if self.cfg.batch_shuffle:
+            self.batch_rng.shuffle(out)  # "responses might appear in a different order": clients correlate by id
         return Reply(200, {"responses": out})
 
     # ---------------------------------------------------------------------------------------
@@ -1403,6 +1436,38 @@ class GraphService:
 def _entra_view(obj):
     """An Entra device as Graph shows it (without the lab's own bookkeeping keys)."""
     return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+def _batch_order(reqs):
+    """The order to run a batch's requests in: request order, each after the requests it ``dependsOn``. A
+    dependency on an id not in the batch, or a cycle, makes the whole batch a 400."""
+    ids = [r["id"] for r in reqs]
+    deps = {}
+    for r in reqs:
+        dep = r.get("dependsOn")
+        if dep is None:
+            dep = []
+        if not isinstance(dep, list) or any(d not in ids or d == r["id"] for d in dep):
+            raise GraphFault(400, "BadRequest", "Invalid dependsOn of request %s: it must name other requests of the "
+                             "batch." % r["id"])
+        deps[r["id"]] = list(dep)
+    order, done, visiting = [], set(), set()
+
+    def visit(rid):
+        if rid in done:
+            return
+        if rid in visiting:
+            raise GraphFault(400, "BadRequest", "The dependsOn of the batch requests form a cycle.")
+        visiting.add(rid)
+        for d in deps[rid]:
+            visit(d)
+        visiting.discard(rid)
+        done.add(rid)
+        order.append(rid)
+
+    for rid in ids:
+        visit(rid)
+    return order
 
 
 def _fmt_seconds(seconds):
