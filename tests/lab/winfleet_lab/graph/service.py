@@ -33,13 +33,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import PLACEHOLDERS, decode
 
-_SERIAL_ERRORS = ("serial number inside the hash", "hardware hash holds no device serial number")
-
 from .. import secrets as secret_registry
 from . import config as C
 from .store import Store
 
 JSON = "application/json"
+_SERIAL_ERRORS = ("serial number inside the hash", "hardware hash holds no device serial number")
 
 # deviceErrorCode values. 806 and 808 are the real service's; the service does not publish the
 # others, so the lab picks its own (docs/graph.md says so).
