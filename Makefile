@@ -19,7 +19,7 @@ export WINFLEET_SECRETS_REGISTRY := $(CURDIR)/.build/secrets-registry.jsonl
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
 .PHONY: demo test bench lab graph-lab ad-lab configmgr-lab venv link sysdeps microsoft-ad lint ruff units integration \
-	reliability secretscan sanity package clean lock help
+	reliability secretscan sanity package cores clean lock help
 
 help:
 	@echo "make demo   - set up and run the main job on the embedded lab"
@@ -39,9 +39,10 @@ venv: $(STAMP)
 # System packages the labs and tests need (Samba AD DC, Chromium + chromedriver): installed once when root,
 # otherwise the tests that need them skip with a loud message.
 SYSDEPS_STAMP := .build/.sysdeps
-$(SYSDEPS_STAMP): tools/install-chromium.sh tests/lab/winfleet_lab/samba.py | venv link
+$(SYSDEPS_STAMP): tools/install-chromium.sh tools/install-sudo.sh tests/lab/winfleet_lab/samba.py | venv link
 	@mkdir -p .build
 	tools/install-chromium.sh
+	tools/install-sudo.sh
 	$(BIN)/python -m winfleet_lab.samba install
 	touch $(SYSDEPS_STAMP)
 
@@ -93,6 +94,33 @@ secretscan: venv
 	$(BIN)/python tools/secretscan.py --registry $(WINFLEET_SECRETS_REGISTRY) --json .build/secretscan.json \
 	  $$(tr '\0' ' ' < .build/secretscan.files)
 
+# Every ansible-core release meta/runtime.yml claims besides the main one (requirements/dev.txt pins 2.19) gets a small
+# virtualenv with only that ansible-core and the dependencies it resolves (Jinja2, resolvelib, ...); a .pth file lets it see everything else in .venv
+# (pytest, the lab, the collection's libraries). `make cores` runs the unit tests and the playbook smoke tests
+# (pytest -m smoke: a merge and a small lab campaign) on each.
+CORES := 2.17 2.18
+CORE_PIN_2.17 := ansible-core==2.17.14
+CORE_PIN_2.18 := ansible-core==2.18.19
+CORE_VENVS := $(foreach c,$(CORES),.build/core-$(c)/.installed)
+
+.build/core-%/.installed: requirements/dev.txt Makefile | venv
+	rm -rf .build/core-$*
+	$(PYTHON) -m venv .build/core-$*
+	.build/core-$*/bin/python -m pip install -q --disable-pip-version-check "$(CORE_PIN_$*)"
+	echo "$(CURDIR)/$(VENV)/lib/python3.11/site-packages" > .build/core-$*/lib/python3.11/site-packages/zz-winfleet-dev.pth
+	touch $@
+
+cores: venv link sysdeps $(CORE_VENVS)
+	@for core in $(CORES); do \
+	  py=.build/core-$$core/bin/python; \
+	  echo "make cores: $$($$py -c 'import ansible; print("ansible-core", ansible.__version__)')"; \
+	  $$py -c 'import ansible, sys; sys.exit(0 if ansible.__version__.startswith("'$$core'.") else 1)'; \
+	  $$py -m pytest -q -p no:cacheprovider tests/unit -n 2 --junitxml=$(ARTIFACTS)/junit-units-$$core.xml \
+	    --basetemp=$(ARTIFACTS)/tmp-units-$$core; \
+	  $$py -m pytest -q -p no:cacheprovider -m smoke tests/integration -n 2 \
+	    --junitxml=$(ARTIFACTS)/junit-smoke-$$core.xml --basetemp=$(ARTIFACTS)/tmp-smoke-$$core; \
+	done
+
 sanity: venv link
 	tools/sanity.sh
 
@@ -120,7 +148,7 @@ test: venv link
 	@start=$$(date +%s); \
 	rm -rf $(ARTIFACTS) $(WINFLEET_SECRETS_REGISTRY); mkdir -p $(ARTIFACTS); \
 	export ANSIBLE_LOG_PATH=$(ARTIFACTS)/ansible.log; \
-	for suite in ruff units integration reliability lint package sanity; do \
+	for suite in ruff units integration reliability cores lint package sanity; do \
 	  s0=$$(date +%s); \
 	  $(MAKE) --no-print-directory $$suite 2>&1 | tee $(ARTIFACTS)/$$suite.log; \
 	  echo "make test: $$suite passed in $$(( $$(date +%s) - s0 )) s" | tee -a $(ARTIFACTS)/times.log; \

@@ -29,6 +29,7 @@ def merge(tmp_path, *extra, check=False, **extra_vars):
     return rc, task_results(data, "Merge"), out + err
 
 
+@pytest.mark.smoke
 def test_merge_twice_changed_then_not(fleet):
     tmp_path, expect = fleet
     rc, first, _text = merge(tmp_path, "--diff", check=True)
