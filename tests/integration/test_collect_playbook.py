@@ -181,33 +181,3 @@ def test_collected_records_merge_into_the_upload_file(fault_lab):
     for name in HEALTHY:
         device = lab.fleet.by_name[name].device
         assert rows[device.serial] == hashgen.build_hash(device)
-
-
-def test_batched_strategy_gives_each_host_the_linear_result(fault_lab, tmp_path):
-    """winfleet.autopilot.batched runs several hosts per worker: every host must still get its own task (templated
-    with its own variables), its own failure and its own record, exactly as with the linear strategy."""
-    lab, linear, _rc, _out = fault_lab
-    results_file = tmp_path / "results.json"
-    inv = lab.fleet.write_inventory(
-        str(tmp_path / "inventory.ini"),
-        host_vars={"pc0004": {"ansible_winrm_operation_timeout_sec": 2, "ansible_winrm_read_timeout_sec": 3}})
-    rc, out, err = run_playbook(PLAYBOOK, inv, "-vvv", "-f", "3", "-e", "results_file=%s" % results_file,
-                                "-e", "group_tag={{ inventory_hostname | upper }}",
-                                env=ansible_env(ANSIBLE_STRATEGY="winfleet.autopilot.batched"))
-    assert rc == 0, out[-3000:] + err[-3000:]
-    batched = json.loads(results_file.read_text())
-    assert sorted(batched) == sorted(linear)
-    # several hosts per worker really happened: the 12 hosts in one batch of at most 3 workers (4 hosts per worker)
-    assert "winfleet.autopilot.batched: task 'Read the device record', 12 hosts in at most 3 workers" in out
-    for host, res in batched.items():
-        before = linear[host]
-        assert (res.get("failed", False), res.get("error")) == (before.get("failed", False), before.get("error")), host
-        if host in EXPECTED:
-            assert EXPECTED[host][1] in res["msg"], (host, res["msg"])
-        else:
-            # the task was templated for this host, not reused from the host before it in the same worker
-            assert res["record"]["group_tag"] == host.upper()
-            assert {k: v for k, v in res["record"].items() if k != "group_tag"} == \
-                   {k: v for k, v in before["record"].items() if k != "group_tag"}
-    for host in HEALTHY:  # the hash is returned, never displayed
-        assert batched[host]["record"]["hardware_hash"] not in out + err
