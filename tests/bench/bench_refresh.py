@@ -1,0 +1,103 @@
+"""Bench (refresh): the 8-device lab campaign (playbooks/refresh.yml) and its no-op re-run, before and after a change.
+
+The same lab campaign (8 devices, one offline, one claimed by another organization) runs from this tree and from a
+baseline commit checked out beside it (a git worktree under .build/bench-baseline), alternately, ``--rounds`` times,
+with the same interpreter and ansible-core. Each run is timed twice: the first run (collect, clean, merge,
+register, deliver, report) and the re-run that finds nothing left to do. Prints the pairs and their ratios and ends
+with one line ``BENCH_REFRESH {json}``.
+
+    python tests/bench/bench_refresh.py [--baseline 38be25f] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import tempfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+# The last commit before the campaign engine moved to stock Ansible (in-process modules, batched strategy).
+DEFAULT_BASELINE = "38be25f"
+
+ONE_RUN = r"""
+import json, sys, time
+sys.path[:0] = [sys.argv[1] + "/tests/lab", sys.argv[1] + "/.build/collections"]
+from winfleet_lab.campaign import Campaign
+camp = Campaign(sys.argv[2], sys.argv[3], count=8, faults={"pc0003": "offline"}, seed=909, forks=8, name="bench",
+                overrides={"fleet_batch_size": 8, "fleet_max_fail_percentage": 50, "fleet_poll_interval": 1,
+                           "fleet_wait_timeout": 120},
+                graph_settings={"processing_delay": 60.0}).start()
+try:
+    camp.labs.claim_by_other_tenant("pc0004")
+    out = {}
+    for name in ("first", "noop"):
+        t0 = time.monotonic()
+        rc, _data, o, e = camp.run(threshold=30)
+        out[name] = round(time.monotonic() - t0, 2)
+        if rc != 0:
+            sys.stderr.write(o[-3000:] + e[-3000:])
+            sys.exit("refresh failed (rc %d)" % rc)
+    print(json.dumps(out))
+finally:
+    camp.stop()
+"""
+
+
+def baseline_tree(rev):
+    tree = ROOT / ".build" / "bench-baseline"
+    if tree.exists():
+        subprocess.run(["git", "-C", str(tree), "checkout", "-q", "--detach", rev], check=True)
+    else:
+        subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(tree), rev], check=True)
+    link = tree / ".build" / "collections" / "ansible_collections" / "winfleet" / "autopilot"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(tree, link)
+    return tree
+
+
+def one(tree, address):
+    with tempfile.TemporaryDirectory(prefix="bench-refresh-") as work:
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "ANSIBLE_COLLECTIONS_PATH")}
+        proc = subprocess.run([sys.executable, "-c", ONE_RUN, str(tree), work, address], capture_output=True,
+                              text=True, env=env, cwd=str(tree))
+        if proc.returncode:
+            raise SystemExit("bench refresh in %s: %s" % (tree, proc.stderr[-4000:]))
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--baseline", default=DEFAULT_BASELINE, help="commit to compare with (default %(default)s)")
+    ap.add_argument("--rounds", type=int, default=2)
+    a = ap.parse_args()
+    base = baseline_tree(a.baseline)
+    runs = {"baseline": [], "current": []}
+    for i in range(a.rounds):
+        for name, tree in (("baseline", base), ("current", ROOT)):
+            res = one(tree, "127.0.%d.1" % (120 + i * 2 + (name == "current")))
+            runs[name].append(res)
+            print("round %d %-8s first %6.1f s   no-op re-run %6.1f s" % (i + 1, name, res["first"], res["noop"]),
+                  flush=True)
+    fig = {"baseline": a.baseline, "rounds": a.rounds}
+    for key in ("first", "noop"):
+        b = statistics.median(r[key] for r in runs["baseline"])
+        c = statistics.median(r[key] for r in runs["current"])
+        fig["%s_baseline_s" % key] = round(b, 2)
+        fig["%s_current_s" % key] = round(c, 2)
+        fig["%s_ratio" % key] = round(c / b, 2)  # < 1: faster than before
+    fig["pairs"] = runs
+    print("median first run %.1f s -> %.1f s (x%.2f), no-op re-run %.1f s -> %.1f s (x%.2f)" % (
+        fig["first_baseline_s"], fig["first_current_s"], fig["first_ratio"], fig["noop_baseline_s"],
+        fig["noop_current_s"], fig["noop_ratio"]))
+    print("BENCH_REFRESH " + json.dumps(fig))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
