@@ -17,7 +17,8 @@ description:
     computer name. A record whose name is the device's but whose serial number is another device's is a conflict
     and is never planned for deletion. A record claimed by two devices is a conflict too.
   - Used by the C(winfleet.autopilot.cleanup) role; the deletion modules check the serial number again before they
-    delete anything.
+    delete anything. The same file provides C(cleanup_selection), C(cleanup_review), C(cleanup_step) and
+    C(cleanup_events) (the role's other steps); the logic is in the collection's C(module_utils/_cleanup_stage.py).
 author:
   - Winfleet Autopilot Maintainers (@winfleet)
 options:
@@ -81,63 +82,37 @@ _value:
       elements: dict
 """
 
-SERVICES = ("intune", "autopilot", "entra", "ad", "configmgr")
-
-
-def _norm(value):
-    return str(value).strip().upper() if value not in (None, "") else ""
-
-
-def _summary(service, rec):
-    out = {"service": service, "id": str(rec.get("id") or ""), "name": rec.get("name") or rec.get("device_name") or
-           rec.get("display_name") or "", "serial_number": rec.get("serial_number") or None, "via": None}
-    if service == "entra" and rec.get("autopilot_id"):
-        # An Entra-joined object created by Autopilot registration goes with its Autopilot identity.
-        out["via"] = "autopilot"
-    if service == "entra":
-        out["join_type"] = rec.get("join_type")
-    return out
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _cleanup_stage as stage
 
 
 def cleanup_plan(devices, intune=None, autopilot=None, entra=None, ad=None, configmgr=None):
-    found = {"intune": intune or [], "autopilot": [r for r in (autopilot or []) if r.get("found", True) and r.get("id")],
-             "entra": entra or [], "ad": ad or [], "configmgr": configmgr or []}
-    plan = []
-    by_serial, by_name = {}, {}
-    for dev in devices or []:
-        entry = {"serial": str(dev.get("serial") or "").strip(), "name": str(dev.get("name") or "").strip(),
-                 "records": [], "conflicts": []}
-        plan.append(entry)
-        if entry["serial"]:
-            by_serial.setdefault(_norm(entry["serial"]), []).append(entry)
-        if entry["name"]:
-            by_name.setdefault(_norm(entry["name"]), []).append(entry)
-    for service in SERVICES:
-        seen = set()
-        for rec in found[service]:
-            summary = _summary(service, rec)
-            key = (service, summary["id"])
-            if not summary["id"] or key in seen:
-                continue
-            seen.add(key)
-            serial, name = _norm(summary["serial_number"]), _norm(summary["name"])
-            if serial:
-                owners = by_serial.get(serial, [])
-                for other in by_name.get(name, []) if name else []:
-                    if other not in owners:
-                        other["conflicts"].append(dict(summary, reason="the record has the device's name but the "
-                                                       "serial number %s" % summary["serial_number"]))
-            else:
-                owners = by_name.get(name, []) if name else []
-            if len(owners) > 1:
-                for owner in owners:
-                    owner["conflicts"].append(dict(summary, reason="the record matches %d devices of the campaign"
-                                                   % len(owners)))
-            elif owners:
-                owners[0]["records"].append(summary)
-    return plan
+    return stage.plan(devices, intune=intune, autopilot=autopilot, entra=entra, ad=ad, configmgr=configmgr)
+
+
+def cleanup_selection(journal, devices=None, force=False):
+    return stage.selection(journal, devices, force)
+
+
+def cleanup_review(plan, max_deletions=None):
+    return stage.review(plan, max_deletions)
+
+
+def cleanup_step(plan, service, done=None):
+    if service not in stage.SERVICES:
+        from ansible.errors import AnsibleFilterError
+
+        raise AnsibleFilterError("cleanup_step: service must be one of %s, got %r" % (", ".join(stage.SERVICES),
+                                                                                     service))
+    return stage.step(plan, service, done)
+
+
+def cleanup_events(plan, done=None, dry_run=False, status=None):
+    return stage.events(plan, done, dry_run, status)
 
 
 class FilterModule:
+    """The clean-up stage's logic lives in module_utils/_cleanup_stage.py; these filters only expose it."""
+
     def filters(self):
-        return {"cleanup_plan": cleanup_plan}
+        return {"cleanup_plan": cleanup_plan, "cleanup_selection": cleanup_selection, "cleanup_review": cleanup_review,
+                "cleanup_step": cleanup_step, "cleanup_events": cleanup_events}

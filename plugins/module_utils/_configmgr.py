@@ -516,3 +516,72 @@ def hash_records(client, devices):
         records.append({"serial_number": dev.get("serial_number") or "", "product_id": "", "hardware_hash": text,
                         "source": "configmgr:%s" % dev["name"]})
     return records, missing
+
+
+def entries_from(params):
+    """The entries of configmgr_device's list forms (``names``, ``serial_numbers``, ``resource_ids``, ``devices``),
+    each a dict of checked selectors with ``guard`` (the serial number is a guard, not a selector) and
+    ``require_serial_match`` (None: the task's). Everything is checked before any request."""
+    raw = [{"name": v} for v in params.get("names") or []]
+    raw += [{"serial_number": v} for v in params.get("serial_numbers") or []]
+    raw += [{"resource_id": v} for v in params.get("resource_ids") or []]
+    raw += [dict(d or {}) for d in params.get("devices") or []]
+    out = []
+    for n, item in enumerate(raw):
+        where = " (entry %d of the list)" % (n + 1)
+        try:
+            entry = {"name": check_selector("name", item.get("name")),
+                     "serial_number": check_selector("serial_number", item.get("serial_number")),
+                     "smbios_guid": check_selector("smbios_guid", item.get("smbios_guid")),
+                     "resource_id": check_resource_id("resource_id", item.get("resource_id"))}
+        except InputError as exc:
+            raise InputError(exc.msg + where, **exc.details)
+        if all(v is None for v in entry.values()):
+            raise InputError("No selector given%s: name, serial_number, resource_id or smbios_guid is required "
+                             "(refusing to delete every device)" % where)
+        entry["guard"] = entry["serial_number"] is not None and any(
+            entry[k] is not None for k in ("name", "smbios_guid", "resource_id"))
+        entry["require_serial_match"] = item.get("require_serial_match")
+        out.append(entry)
+    return out
+
+
+def delete_many(client, entries, require_serial_match=True, check_mode=False):
+    """Delete the devices of every entry in one AdminService session. Result per entry: ``selector``,
+    ``serial_number``, ``found``, ``removed``, ``failed``, ``msg``, ``error``. A refused guard or a refused
+    delete fails that entry and the others go on; a record already gone (404) is not removed by this run; a record
+    two entries match is deleted once. Authentication and permission errors concern the whole run: raised."""
+    results, taken = [], set()
+    for e in entries:
+        serial = e["serial_number"]
+        res = {"selector": {k: e[k] for k in ("name", "serial_number", "smbios_guid", "resource_id")
+                            if e[k] is not None},
+               "serial_number": serial, "found": [], "removed": [], "failed": False, "msg": None, "error": None}
+        results.append(res)
+        devices = find_devices(client, names=[e["name"]], serial_numbers=[] if e["guard"] else [serial],
+                               resource_ids=[e["resource_id"]], smbios_guids=[e["smbios_guid"]])
+        res["found"] = devices
+        if e["guard"]:
+            need = e["require_serial_match"]
+            problems = serial_mismatches(devices, serial, require_serial_match if need is None else need)
+            if problems:
+                exc = InputError("Serial number guard failed, nothing deleted: %s" % "; ".join(problems),
+                                 mismatched=problems)
+                res.update(failed=True, msg=exc.msg, error=exc)
+                continue
+        for dev in devices:
+            if dev["id"] in taken:
+                continue
+            taken.add(dev["id"])
+            if check_mode:
+                res["removed"].append(dev)
+                continue
+            try:
+                if delete_device(client, dev["id"]):
+                    res["removed"].append(dev)
+            except (ConfigMgrAuthError, ConfigMgrPermissionError, ConfigMgrTLSError):
+                raise
+            except ConfigMgrError as exc:
+                res.update(failed=True, msg=exc.msg, error=exc)
+                break
+    return results

@@ -82,6 +82,7 @@ GRAPH_ARGSPEC = dict(
 RETRY_ALWAYS = frozenset((429, 503, 504))
 RETRY_SAFE = frozenset((500, 502))
 SAFE_METHODS = frozenset(("GET", "DELETE", "HEAD", "PUT"))
+BATCH_MAX = 20  # requests per $batch: the limit Graph documents (learn.microsoft.com/graph/json-batching)
 _HASHLIKE = re.compile(r"[A-Za-z0-9+/]{48,}={0,2}")
 
 
@@ -435,39 +436,87 @@ class GraphClient:
             page = self.get(link)
 
     def batch(self, calls, retry_unsafe=False):
-        """Run ``calls`` ([{"method", "url", "body"?}], url relative to the version) through ``$batch``,
-        20 at a time. Returns one GraphResponse per call, in order; throttled/unavailable inner calls are
-        re-sent (after their Retry-After), other inner failures are returned as they are."""
+        """Run ``calls`` through JSON batching (``$batch``), BATCH_MAX (20) per request; returns one GraphResponse
+        per call, in the order of ``calls`` (Graph answers in any order: responses are matched by id).
+
+        A call is ``{"method", "url", "body"?, "headers"?, "depends_on"?}``: ``url`` is relative to the version
+        (``/deviceManagement/...``); ``depends_on`` lists indexes of earlier calls that must succeed first (sent as
+        ``dependsOn`` within one batch request; a call whose dependency failed gets Graph's 424, or the same
+        answer made here when the dependency was in an earlier request). The one HTTP policy of ``request`` applies
+        per call: 429 is re-sent after the call's own ``Retry-After`` (5 x backoff_retries times), 503/504 for
+        safe methods (and every method with ``retry_unsafe``) backoff_retries times, each call with its own
+        counts; an inner 401 fetches a new token once. Other inner failures are returned as they are."""
         results = [None] * len(calls)
         todo = list(range(len(calls)))
         failures = [0] * len(calls)    # per call: transient failures (5xx) and 429s, counted apart (see request)
         throttles = [0] * len(calls)
+        for i, c in enumerate(calls):
+            for d in c.get("depends_on") or ():
+                if not 0 <= int(d) < i:
+                    raise GraphError("batch call %d may only depend on earlier calls (got %r)" % (i, d))
         refreshed = False
         while todo:
             expired = False
             again = []
             wait = 0.0
-            for start in range(0, len(todo), 20):
-                chunk = todo[start:start + 20]
+            for start in range(0, len(todo), BATCH_MAX):
+                chunk = todo[start:start + BATCH_MAX]
+                in_chunk = set(chunk)
                 reqs = []
                 for i in chunk:
                     c = calls[i]
+                    deps = [int(d) for d in c.get("depends_on") or ()]
+                    earlier = [d for d in deps if d not in in_chunk]
+                    if any(results[d] is None for d in earlier):
+                        again.append(i)  # its dependency is being re-sent: wait for it
+                        continue
+                    if any(results[d].status >= 400 for d in earlier):
+                        results[i] = _failed_dependency(min(d for d in earlier if results[d].status >= 400))
+                        continue
                     r = {"id": str(i), "method": c["method"].upper(), "url": "/" + c["url"].lstrip("/")}
+                    hdrs = dict(c.get("headers") or {})
                     if c.get("body") is not None:
                         r["body"] = c["body"]
-                        r["headers"] = {"Content-Type": "application/json"}
+                        hdrs.setdefault("Content-Type", "application/json")
+                    if hdrs:
+                        r["headers"] = hdrs
+                    same = [str(d) for d in deps if d in in_chunk]
+                    if same:
+                        r["dependsOn"] = same
                     reqs.append(r)
+                if not reqs:
+                    continue
                 self.stats["batch_requests"] += 1
                 self.stats["batched_calls"] += len(reqs)
                 out = self.request("POST", "$batch", body={"requests": reqs}, retry_unsafe=True)
-                for item in (out.body or {}).get("responses", []):
-                    i = int(item["id"])
+                answers = {}
+                for item in (out.body or {}).get("responses", []) if isinstance(out.body, dict) else []:
+                    if isinstance(item, dict) and str(item.get("id")) in {r["id"] for r in reqs}:
+                        answers[int(item["id"])] = item
+                resent = set()
+                for i in sorted(int(r["id"]) for r in reqs):  # dependencies first (they have lower indexes)
+                    item = answers.get(i)
+                    safe = calls[i]["method"].upper() in SAFE_METHODS or retry_unsafe
+                    if item is None:  # the service left it out: as a lost answer
+                        if safe and failures[i] < self.retries:
+                            failures[i] += 1
+                            wait = max(wait, self._backoff(failures[i] - 1, None))
+                            again.append(i)
+                            resent.add(i)
+                            continue
+                        raise GraphError("Graph $batch answered without a response for %s %s" % (
+                            calls[i]["method"].upper(), calls[i]["url"].split("?")[0]), status=0,
+                            method=calls[i]["method"].upper(), path=calls[i]["url"].split("?")[0], ambiguous=not safe)
                     status = int(item.get("status", 0))
                     hdrs = item.get("headers") or {}
-                    safe = calls[i]["method"].upper() in SAFE_METHODS or retry_unsafe
                     if status == 401 and not refreshed:
                         expired = True
                         again.append(i)
+                        resent.add(i)
+                        continue
+                    if status == 424 and any(int(d) in resent for d in calls[i].get("depends_on") or ()):
+                        again.append(i)  # not run because its dependency is being re-sent: send it again too
+                        resent.add(i)
                         continue
                     # the backoff of each call grows with its own count, not with the rounds of the batch
                     retry = False
@@ -479,9 +528,10 @@ class GraphClient:
                         retry, delay_index = failures[i] < self.retries, failures[i]
                         failures[i] += 1
                     if retry:
-                        ra = parse_retry_after(hdrs.get("Retry-After"))
+                        ra = parse_retry_after(hdrs.get("Retry-After") or hdrs.get("retry-after"))
                         wait = max(wait, self._backoff(delay_index, ra))
                         again.append(i)
+                        resent.add(i)
                         continue
                     results[i] = GraphResponse(status, item.get("body"), hdrs, hdrs.get("request-id"))
             if expired:
@@ -491,8 +541,21 @@ class GraphClient:
                 self.stats["retries"] += len(again)
                 if wait:
                     self.sleep(wait)
-            todo = sorted(again)
+            todo = sorted(set(again))
         return results
+
+    def raise_for(self, call, resp):
+        """Raise the GraphError (GraphPermissionError for 403) of a failed batch response."""
+        code, message = unwrap_error(resp.body)
+        path = call["url"].split("?")[0]
+        raise self._error(call["method"].upper(), path if path.startswith("/") else "/" + path, resp.status, code,
+                          message, resp.request_id, retry_after=parse_retry_after((resp.headers or {}).get(
+                              "Retry-After")))
+
+
+def _failed_dependency(index):
+    return GraphResponse(424, {"error": {"code": "FailedDependency", "message": "not sent: the call it depends on "
+                                         "(%d) failed" % index}}, {}, None)
 
 
 def client_from_module(module):

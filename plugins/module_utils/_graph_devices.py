@@ -254,23 +254,116 @@ def intune_info(client, params):
 
 
 def intune_absent(client, params, check_mode=False):
-    """Delete the Intune managed devices the selectors match. Returns ``(removed, before)``."""
+    """Delete the Intune managed devices the selectors match. Returns ``(removed, before)``; a refused guard or a
+    failed deletion raises (one device: the historical interface over ``intune_absent_many``)."""
     sel = selectors(params, INTUNE_SELECTORS)
-    records = find_intune(client, sel)
-    if "serial_number" in sel and len(sel) > 1:
-        check_serial_guard(records, sel["serial_number"], params.get("require_serial_match", True),
-                           "Intune managed device")
-    removed = []
-    for rec in records:
-        if not check_mode:
+    res = intune_absent_many(client, [sel], check_mode, require_serial_match=params.get("require_serial_match", True))
+    return _single(res)
+
+
+def _single(results):
+    res = results[0]
+    if res["error"] is not None:
+        raise res["error"]
+    return res["removed"], res["found"]
+
+
+def _entry(sel):
+    serial = sel.get("serial_number")
+    return {"selector": dict(sel), "serial_number": serial, "found": [], "removed": [], "failed": False, "msg": None,
+            "error": None}
+
+
+def _fail_entry(res, exc):
+    res.update(failed=True, msg=exc.msg, error=exc, removed=[])
+
+
+def entries_from(items, names, option_names=None):
+    """Validated selector dicts of a list form: ``items`` are dicts (``devices``) or values of one option
+    (``option_names``, e.g. ``serial_number`` for ``serial_numbers``). Every entry is checked before anything is
+    read, so one bad value refuses the whole task; an empty list selects nothing."""
+    out = []
+    for i, item in enumerate(items or []):
+        params = {option_names: item} if option_names else dict(item or {})
+        try:
+            sel = selectors(params, names)
+        except InputError as exc:
+            raise InputError("%s (entry %d of the list)" % (exc.msg, i + 1), **exc.details)
+        if option_names is None:
+            sel["_require_serial_match"] = params.get("require_serial_match")
+        out.append(sel)
+    return out
+
+
+def intune_absent_many(client, entries, check_mode=False, require_serial_match=True):
+    """Delete, in bulk, the Intune managed devices of each entry (a selector dict as ``selectors`` returns).
+
+    One ``$batch`` (20 per request) looks every entry up, each entry's serial guard is checked on its own, and one
+    more ``$batch`` deletes every record that passed; a record two entries match is deleted once (for the first).
+    Returns one result per entry: ``selector``, ``serial_number``, ``found`` (views before), ``removed``,
+    ``failed`` and ``msg`` (a refused guard or a refused deletion; the other entries go on), ``error`` (the typed
+    exception, for the caller). 404 on delete is "gone meanwhile": not removed by this run, not a failure."""
+    results = [_entry({k: v for k, v in e.items() if not k.startswith("_")}) for e in entries]
+    urls = []
+    for e in entries:
+        if "id" in e:
+            urls.append("%s/%s" % (MANAGED, e["id"]))
+        elif "device_name" in e:
+            urls.append(_eq_url(MANAGED, "deviceName", e["device_name"]))
+        elif "azure_ad_device_id" in e:
+            urls.append(_eq_url(MANAGED, "azureADDeviceId", e["azure_ad_device_id"]))
+        else:
+            urls.append(_eq_url(MANAGED, "serialNumber", e["serial_number"]))
+    for e, res, got in zip(entries, results, _batch_get(client, urls), strict=True):
+        if isinstance(got, dict):
+            found = [got]
+        else:
+            field, key = next(((f, k) for k, f in (("device_name", "deviceName"), ("azure_ad_device_id",
+                                                   "azureADDeviceId"), ("serial_number", "serialNumber")) if k in e),
+                              (None, None))
+            found = [m for m in got or [] if field and (m.get(field) or "").strip().lower() == e[key].lower()]
+        seen = {}
+        for md in found:
+            seen.setdefault(md["id"], md)
+        res["found"] = sorted((intune_view(m) for m in seen.values()), key=lambda v: ((v["name"] or "").lower(), v["id"]))
+        if "serial_number" in e and len([k for k in e if not k.startswith("_")]) > 1:
+            need = e.get("_require_serial_match")
             try:
-                client.delete("%s/%s" % (MANAGED, rec["id"]))
+                check_serial_guard(res["found"], e["serial_number"], require_serial_match if need is None else need,
+                                   "Intune managed device")
+            except GuardError as exc:
+                _fail_entry(res, exc)
+    _delete_many(client, results, MANAGED, check_mode, lambda rec: _removed_view(rec))
+    return results
+
+
+def _delete_many(client, results, path, check_mode, view):
+    """DELETE every record of the entries that did not fail, in $batch requests; per-response status."""
+    plan, owner = [], {}
+    for n, res in enumerate(results):
+        if res["failed"]:
+            continue
+        for rec in res["found"]:
+            if rec["id"] in owner:
+                continue
+            owner[rec["id"]] = n
+            plan.append((n, rec))
+    if check_mode:
+        for n, rec in plan:
+            results[n]["removed"].append(view(rec))
+        return
+    calls = [{"method": "DELETE", "url": "%s/%s" % (path, rec["id"])} for _n, rec in plan]
+    for call, (n, rec), resp in zip(calls, plan, client.batch(calls) if calls else [], strict=True):
+        res = results[n]
+        if resp.status < 300:
+            res["removed"].append(view(rec))
+        elif resp.status == 404:
+            continue  # gone meanwhile (or a retried delete had worked): not removed by this run
+        elif not res["failed"]:
+            try:
+                client.raise_for(call, resp)
             except GraphError as exc:
-                if exc.status != 404:
-                    raise
-                continue  # gone meanwhile: not removed by this run
-        removed.append(_removed_view(rec))
-    return removed, records
+                res.update(failed=True, msg=exc.msg, error=exc)
 
 
 def _removed_view(rec, extra=()):
@@ -388,10 +481,12 @@ def find_entra(client, sel):
     return sorted(seen.values(), key=lambda o: ((o.get("displayName") or "").lower(), o["id"]))
 
 
-def resolve_entra(client, objects, guard_serial=None):
+def resolve_entra(client, objects, guard_serial=None, guards=None):
     """Views of Entra objects with their serial resolved (see the module docstring) and the live
-    Autopilot record that owns each (``autopilot_id``)."""
+    Autopilot record that owns each (``autopilot_id``). ``guards`` gives a guard serial per object (bulk
+    deletion: each object with its own device's serial); otherwise ``guard_serial`` applies to every object."""
     views = [entra_view(o) for o in objects]
+    guards = list(guards) if guards is not None else [guard_serial] * len(views)
     if not views:
         return views
     urls, slots = [], []
@@ -414,8 +509,7 @@ def resolve_entra(client, objects, guard_serial=None):
     # Autopilot records of every candidate serial: their azureActiveDirectoryDeviceId claims the object too
     # (covers an object whose ZTDID could not be looked up).
     candidates = {norm_serial(s) for c in claims for s, src in c if src == "intune"}
-    if guard_serial:
-        candidates.add(norm_serial(guard_serial))
+    candidates |= {norm_serial(g) for g in guards if g}
     candidates.discard("")
     aps = find_registered(client, sorted(candidates)) if candidates else {}
     for ap in aps.values():
@@ -427,17 +521,22 @@ def resolve_entra(client, objects, guard_serial=None):
     # Name agreement, for hybrid-joined objects nothing else claims, and only as a guard.
     unclaimed = [i for i, v in enumerate(views) if not claims[i] and (v["trust_type"] or "").lower() == "serverad"
                  and not v["ztdid"]]
-    if guard_serial and unclaimed:
-        names = {(m.get("deviceName") or "").lower(): m for m in _intune_by(client, "serialNumber", guard_serial)}
+    wanted = sorted({norm_serial(guards[i]) for i in unclaimed if guards[i]})
+    if wanted:
+        urls = [_eq_url(MANAGED, "serialNumber", s) for s in wanted]
+        by_serial = {}
+        for s, items in zip(wanted, _batch_get(client, urls), strict=True):
+            by_serial[s] = {(m.get("deviceName") or "").lower(): m for m in items or []
+                            if norm_serial(m.get("serialNumber")) == s}
         for i in unclaimed:
-            md = names.get((views[i]["name"] or "").lower())
+            md = by_serial.get(norm_serial(guards[i]), {}).get((views[i]["name"] or "").lower()) if guards[i] else None
             if md is not None:
                 claims[i].append((md["serialNumber"], "name"))
     for i, v in enumerate(views):
         serials = [s for s, _src in claims[i]]
         pick = None
-        if guard_serial:
-            pick = next((c for c in claims[i] if norm_serial(c[0]) == norm_serial(guard_serial)), None)
+        if guards[i]:
+            pick = next((c for c in claims[i] if norm_serial(c[0]) == norm_serial(guards[i])), None)
         pick = pick or (claims[i][0] if claims[i] else None)
         if pick:
             v["serial_number"], v["serial_source"] = pick
@@ -463,40 +562,75 @@ def entra_info(client, params):
 
 
 def entra_absent(client, params, check_mode=False, warn=None):
-    """Delete the Entra device objects the selectors match. Returns ``(removed, before)``."""
-    warn = warn or (lambda msg: None)
+    """Delete the Entra device objects the selectors match. Returns ``(removed, before)``; a refused guard or a
+    failed deletion raises (one device: the historical interface over ``entra_absent_many``)."""
     sel = selectors(params, ENTRA_SELECTORS)
-    serial = sel.get("serial_number")
-    views = resolve_entra(client, find_entra(client, sel), guard_serial=serial)
-    if serial and len(sel) > 1:
-        check_serial_guard(views, serial, params.get("require_serial_match", True), "Entra device")
-    owned = [v for v in views if v["autopilot_id"]]
-    if owned and not params.get("force"):
-        v = owned[0]
-        raise GuardError(
-            "Entra device %s (%s, deviceId %s) belongs to Windows Autopilot device %s, which still exists. Microsoft "
-            "removes this object together with the Autopilot record; deleting it first leaves an orphaned Autopilot "
-            "record (MicrosoftDocs/memdocs#1435). Delete the Autopilot record with winfleet.autopilot.autopilot_device "
-            "state=absent (after the Intune managed device), or set force: true; nothing was deleted"
-            % (v["name"], v["id"], v["device_id"], v["autopilot_id"]), record=_public(v), removed=[])
-    removed = []
-    for v in views:
-        if v["autopilot_id"]:
-            warn("force: deleting Entra device %s (%s) although Windows Autopilot device %s still exists; that "
-                 "Autopilot record is now orphaned" % (v["name"], v["id"], v["autopilot_id"]))
-        if v["on_premises_sync_enabled"]:
-            warn("Entra device %s (%s) is synced from Active Directory: it comes back at the next sync unless its AD "
-                 "computer object is deleted too" % (v["name"], v["id"]))
-        if not check_mode:
-            try:
-                client.delete("%s/%s" % (DEVICES, v["id"]))
-            except GraphError as exc:
-                if exc.status != 404:
-                    raise
-                continue
-        removed.append(_removed_view(v, ("device_id", "join_type", "ztdid")))
-    return removed, [_public(v) for v in views]
+    res = entra_absent_many(client, [sel], check_mode, warn=warn,
+                            require_serial_match=params.get("require_serial_match", True), force=params.get("force"))
+    return _single(res)
 
 
-__all__ = ["GraphPermissionError", "GuardError", "entra_absent", "entra_info", "explain_permission", "intune_absent",
-           "intune_info"]
+def entra_absent_many(client, entries, check_mode=False, warn=None, require_serial_match=True, force=False):
+    """Delete, in bulk, the Entra device objects of each entry (see ``intune_absent_many`` for the result).
+
+    Objects selected by ``id`` are read in one ``$batch``; the other selectors are looked up entry by entry (each
+    is itself batched); every object's serial and owner are resolved in one pass, each object against its own
+    entry's guard serial. An object still owned by a live Autopilot record fails its entry unless ``force``."""
+    warn = warn or (lambda msg: None)
+    results = [_entry({k: v for k, v in e.items() if not k.startswith("_")}) for e in entries]
+    by_id = [e for e in entries if "id" in e]
+    got = dict(zip([e["id"] for e in by_id], _batch_get(client, ["%s/%s" % (DEVICES, e["id"]) for e in by_id]),
+                   strict=True))
+    found = []
+    for e in entries:
+        if "id" in e:
+            found.append([got[e["id"]]] if got.get(e["id"]) else [])
+        else:
+            found.append(find_entra(client, {k: v for k, v in e.items() if not k.startswith("_")}))
+    objects, guards, slots = [], [], []
+    for n, (e, objs) in enumerate(zip(entries, found, strict=True)):
+        guard = e.get("serial_number")
+        for obj in objs:
+            objects.append(obj)
+            guards.append(guard)
+            slots.append(n)
+    views = resolve_entra(client, objects, guards=guards) if objects else []
+    for n, v in zip(slots, views, strict=True):
+        results[n]["found"].append(v)
+    for e, res in zip(entries, results, strict=True):
+        res["found"].sort(key=lambda v: ((v["name"] or "").lower(), v["id"]))
+        serial = e.get("serial_number")
+        try:
+            if serial and len([k for k in e if not k.startswith("_")]) > 1:
+                need = e.get("_require_serial_match")
+                check_serial_guard(res["found"], serial, require_serial_match if need is None else need,
+                                   "Entra device")
+            owned = [v for v in res["found"] if v["autopilot_id"]]
+            if owned and not force:
+                v = owned[0]
+                raise GuardError(
+                    "Entra device %s (%s, deviceId %s) belongs to Windows Autopilot device %s, which still exists. "
+                    "Microsoft removes this object together with the Autopilot record; deleting it first leaves an "
+                    "orphaned Autopilot record (MicrosoftDocs/memdocs#1435). Delete the Autopilot record with "
+                    "winfleet.autopilot.autopilot_device state=absent (after the Intune managed device), or set "
+                    "force: true; nothing was deleted" % (v["name"], v["id"], v["device_id"], v["autopilot_id"]),
+                    record=_public(v), removed=[])
+        except GuardError as exc:
+            _fail_entry(res, exc)
+            continue
+        for v in res["found"]:
+            if v["autopilot_id"]:
+                warn("force: deleting Entra device %s (%s) although Windows Autopilot device %s still exists; that "
+                     "Autopilot record is now orphaned" % (v["name"], v["id"], v["autopilot_id"]))
+            if v["on_premises_sync_enabled"]:
+                warn("Entra device %s (%s) is synced from Active Directory: it comes back at the next sync unless its "
+                     "AD computer object is deleted too" % (v["name"], v["id"]))
+    _delete_many(client, results, DEVICES, check_mode,
+                 lambda rec: _removed_view(rec, ("device_id", "join_type", "ztdid")))
+    for res in results:
+        res["found"] = [_public(v) for v in res["found"]]
+    return results
+
+
+__all__ = ["GraphPermissionError", "GuardError", "entra_absent", "entra_absent_many", "entra_info", "entries_from",
+           "explain_permission", "intune_absent", "intune_absent_many", "intune_info"]

@@ -809,3 +809,57 @@ def remove(client, removed):
         except LdapError as exc:
             if exc.result_code != 32:  # noSuchObject: gone meanwhile
                 raise
+
+
+def entries_from(params):
+    """The entries of ad_computer's list forms (``names``, ``serial_numbers``, ``object_guids``, ``computers``),
+    each ``(selectors, guard, require_serial_match or None)``, every value checked before connecting."""
+    out = []
+    raw = [{"name": v} for v in params.get("names") or []]
+    raw += [{"serial_number": v} for v in params.get("serial_numbers") or []]
+    raw += [{"object_guid": v} for v in params.get("object_guids") or []]
+    raw += [dict(c or {}) for c in params.get("computers") or []]
+    for n, item in enumerate(raw):
+        try:
+            selectors, guard = resolve_selectors(item)
+        except InputError as exc:
+            raise InputError("%s (entry %d of the list)" % (exc.msg, n + 1), **exc.details)
+        out.append((selectors, guard, item.get("require_serial_match")))
+    return out
+
+
+def remove_many(client, search_base, entries, require_serial_match=True, check_mode=False):
+    """Tree-delete the computers of every entry over ONE connection. Result per entry: ``selector``,
+    ``serial_number`` (guard or selector), ``found``, ``removed`` (with children), ``failed``, ``msg``, ``error``.
+    A refused guard fails its entry (nothing of it deleted) and the others go on; a computer two entries match is
+    deleted once, for the first. An object already gone (noSuchObject) counts as removed."""
+    results, taken = [], set()
+    for selectors, guard, need in entries:
+        res = {"selector": dict(selectors, **({"serial_number": guard} if guard else {})),
+               "serial_number": guard or selectors.get("serial_number"), "found": [], "removed": [], "failed": False,
+               "msg": None, "error": None}
+        results.append(res)
+        computers = find_computers(client, search_base, selectors)
+        res["found"] = computers
+        if guard is not None:
+            try:
+                check_serial_guard(computers, guard, require_serial_match if need is None else need)
+            except SerialMismatchError as exc:
+                res.update(failed=True, msg=exc.msg, error=exc)
+                continue
+        mine = [c for c in computers if c["id"] not in taken]
+        taken.update(c["id"] for c in mine)
+        planned = plan_removal(client, mine)
+        if check_mode:
+            res["removed"] = planned
+            continue
+        for entry in planned:
+            try:
+                remove(client, [entry])
+            except LdapError as exc:
+                if isinstance(exc, (LdapConnectionError, LdapAuthError)):
+                    raise
+                res.update(failed=True, msg=exc.msg, error=exc)
+                break
+            res["removed"].append(entry)
+    return results

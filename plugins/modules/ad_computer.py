@@ -22,8 +22,11 @@ description:
   - Creating computer objects belongs to Active Directory itself (domain join); V(absent) is the only state.
   - The bind account needs C(Delete) and C(Delete subtree) on the computer objects below O(search_base) (or
     C(Delete all child objects) on their OUs); see the collection's C(docs/ad.md).
+  - A whole fleet in one task - O(names), O(serial_numbers), O(object_guids) or O(computers) (one entry per computer,
+    each with its own guard) - looks up and tree-deletes every entry over one LDAP connection.
 extends_documentation_fragment:
   - winfleet.autopilot.ldap.MODULES
+  - winfleet.autopilot.cleanup
   - winfleet.autopilot._attributes
 attributes:
   check_mode:
@@ -52,18 +55,39 @@ options:
     description:
       - C(objectGUID) of the computer object.
     type: str
-  require_serial_match:
+  names:
     description:
-      - With the O(serial_number) guard, whether a matched computer that has no serial number at all fails the
-        guard. V(false) lets such records through (a differing serial still fails).
-    type: bool
-    default: true
-  state:
+      - The list form of O(name) - one computer name per entry.
+    type: list
+    elements: str
+  object_guids:
     description:
-      - V(absent) deletes the matched computer objects and their child objects.
-    type: str
-    choices: [absent]
-    default: absent
+      - The list form of O(object_guid).
+    type: list
+    elements: str
+  computers:
+    description:
+      - The list form of the single-record selectors - one entry per computer, each as one task of the single form
+        (combined with AND; O(serial_number) with another selector is that entry's guard). The clean-up role passes
+        C({object_guid, serial_number}) entries with O(require_serial_match=false).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Computer name.
+        type: str
+      sam_account_name:
+        description: C(sAMAccountName).
+        type: str
+      serial_number:
+        description: Serial number; alone it selects, with another selector it is the entry's guard.
+        type: str
+      object_guid:
+        description: C(objectGUID).
+        type: str
+      require_serial_match:
+        description: This entry's O(require_serial_match).
+        type: bool
 seealso:
   - module: winfleet.autopilot.ad_computer_info
 author:
@@ -80,6 +104,16 @@ EXAMPLES = r"""
     search_base: OU=Workstations,DC=corp,DC=example,DC=com
     name: PC-0042
     serial_number: 5CG1234XYZ
+    state: absent
+  delegate_to: localhost
+
+- name: Remove the old AD records of a whole fleet over one connection
+  winfleet.autopilot.ad_computer:
+    computers:
+      - object_guid: 8a5c0f5e-1b2d-4c3e-9f00-0123456789ab
+        serial_number: 5CG1234XYZ
+      - name: PC-0043
+        serial_number: 5CG1234XZA
     state: absent
   delegate_to: localhost
 
@@ -138,23 +172,36 @@ removed:
           type: str
 mismatched:
   description: Names of the computers that failed the O(serial_number) guard.
-  returned: when the guard fails
+  returned: when the guard fails (single form)
   type: list
   elements: str
+results:
+  description:
+    - The list forms - one entry per selector given, in the order given, with C(selector), C(serial_number),
+      C(found) (the computers matched), C(removed) (with their children), C(failed) and C(msg).
+  returned: with O(names), O(serial_numbers), O(object_guids) or O(computers)
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils._bulk import module_result
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._ldap import (
     argument_spec,
     check_serial_guard,
     client_from_module,
+    entries_from,
     find_computers,
     plan_removal,
     remove,
+    remove_many,
     resolve_selectors,
 )
+
+SINGLE = ("name", "sam_account_name", "serial_number", "object_guid")
+LISTS = ("names", "serial_numbers", "object_guids", "computers")
 
 
 def run(module, client, selectors, guard):
@@ -177,14 +224,32 @@ def main():
         sam_account_name=dict(type="str"),
         serial_number=dict(type="str"),
         object_guid=dict(type="str"),
+        names=dict(type="list", elements="str"),
+        serial_numbers=dict(type="list", elements="str"),
+        object_guids=dict(type="list", elements="str"),
+        computers=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str"), sam_account_name=dict(type="str"), serial_number=dict(type="str"),
+            object_guid=dict(type="str"), require_serial_match=dict(type="bool"))),
         require_serial_match=dict(type="bool", default=True),
         state=dict(type="str", choices=["absent"], default="absent"),
     )
-    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
+                           mutually_exclusive=[(many, one) for many in LISTS for one in SINGLE])
     try:
-        selectors, guard = resolve_selectors(module.params)  # refuse bad selectors before connecting
-        with client_from_module(module) as client:
-            result = run(module, client, selectors, guard)
+        p = module.params
+        if all(p[o] is None for o in LISTS):
+            selectors, guard = resolve_selectors(p)  # refuse bad selectors before connecting
+            with client_from_module(module) as client:
+                result = run(module, client, selectors, guard)
+            module.exit_json(**result)
+        entries = entries_from(p)  # every entry checked before connecting
+        results = []
+        if entries:
+            with client_from_module(module) as client:
+                results = remove_many(client, p["search_base"], entries, p["require_serial_match"], module.check_mode)
+        result, failure = module_result(results, module._diff, what="computers", before_removed=True)
+        if failure:
+            module.fail_json(msg=failure, **result)
         module.exit_json(**result)
     except WinfleetError as exc:
         exc.fail(module)

@@ -15,6 +15,9 @@ description:
   - Devices are registered with M(winfleet.autopilot.autopilot_import); this module does not create them.
   - Removal is asynchronous in the service; the module waits until the device is gone (O(wait)). The service
     refuses to remove a device that is still enrolled in Intune; delete the Intune managed device first.
+  - A whole fleet in one task - O(serial_numbers) or O(ids) with O(state=absent), or O(devices) (each entry with its own
+    properties, or C(state=absent) for all) - reads, deletes and updates in Graph C($batch) requests of 20 and waits
+    for all removals in one loop.
   - Needs the application permission C(DeviceManagementServiceConfig.ReadWrite.All).
 extends_documentation_fragment:
   - winfleet.autopilot.graph.MODULES
@@ -54,9 +57,45 @@ options:
     description:
       - Name the device gets during deployment. Left alone when not given.
     type: str
+  serial_numbers:
+    description:
+      - The list form of O(serial_number), with O(state=absent) only. Serial numbers not registered are not an error.
+      - Mutually exclusive with O(serial_number), O(id), O(ids) and O(devices).
+    type: list
+    elements: str
+  ids:
+    description:
+      - The list form of O(id), with O(state=absent) only. Devices already gone are not an error.
+    type: list
+    elements: str
+  devices:
+    description:
+      - The list form - one entry per device. With O(state=present) each entry sets its own properties (a property
+        left out, or null, is left alone); with O(state=absent) each entry is removed (O(id) with O(serial_number)
+        removes the device only if it carries that serial number).
+      - A device that is not registered fails its entry with C(Device not found) (O(state=present)); the other
+        entries go on, and the task fails once at the end naming every failed entry.
+    type: list
+    elements: dict
+    suboptions:
+      serial_number:
+        description: Serial number (exact, case-insensitive).
+        type: str
+      id:
+        description: Windows Autopilot device ID.
+        type: str
+      group_tag:
+        description: Group tag.
+        type: str
+      assigned_user:
+        description: User principal name to assign (V("") removes the assignment).
+        type: str
+      display_name:
+        description: Display name.
+        type: str
   wait:
     description:
-      - With O(state=absent), wait until the service has removed the device.
+      - With O(state=absent), wait until the service has removed the device (in the list forms, one wait for all).
     type: bool
     default: true
   wait_timeout:
@@ -83,6 +122,20 @@ EXAMPLES = r"""
     group_tag: Microsoft365Managed_Autopilot
     assigned_user: alice@contoso.com
     display_name: CONTOSO-PF3ABCDE
+
+- name: Tag a fleet and assign its users in one task
+  winfleet.autopilot.autopilot_device:
+    devices:
+      - serial_number: PF3ABCDE
+        group_tag: FLEET-A
+        assigned_user: alice@contoso.com
+      - serial_number: PF3ABCDF
+        group_tag: FLEET-A
+
+- name: Remove retired devices (one wait for all of them)
+  winfleet.autopilot.autopilot_device:
+    serial_numbers: [5CG1234XYZ, 5CG1234XZA]
+    state: absent
 
 - name: Remove a retired device from Windows Autopilot
   winfleet.autopilot.autopilot_device:
@@ -116,8 +169,49 @@ device:
       type: str
 removed:
   description: Whether the service finished removing the device (with O(state=absent)).
-  returned: when state is absent and the device existed
+  returned: when state is absent and the device existed (single form)
   type: bool
+results:
+  description:
+    - The list forms - one entry per device given, in the order given.
+  returned: with O(serial_numbers), O(ids) or O(devices)
+  type: list
+  elements: dict
+  contains:
+    serial_number:
+      description: Serial number.
+      type: str
+    id:
+      description: Windows Autopilot device ID (null when not registered).
+      type: str
+    before:
+      description: The device before (empty when not registered).
+      type: dict
+    device:
+      description: The device after the update (O(state=present); in check mode, as it would be).
+      type: dict
+    updated:
+      description: The properties changed (O(state=present)).
+      type: list
+      elements: str
+    removed:
+      description:
+        - O(state=absent) - V(true) when the service finished removing the device, V(false) when it did not (yet),
+          null when there was nothing to remove.
+      type: bool
+    changed:
+      description: Whether this device was (in check mode, would be) changed.
+      type: bool
+    failed:
+      description: Whether this device failed.
+      type: bool
+    msg:
+      description: Why it failed.
+      type: str
+    status:
+      description: V(Device not found) for a device that is not registered (O(state=present)).
+      type: str
+      returned: when the device is not registered
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -129,7 +223,13 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot impo
     find_one,
     wait_gone,
 )
-from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot_devices import (
+    absent_many,
+    check_entries,
+    update_many,
+)
+from ansible_collections.winfleet.autopilot.plugins.module_utils._bulk import failure_message
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
     GraphError,
     GraphPermissionError,
@@ -198,6 +298,34 @@ def run(module, client):
     module.exit_json(**result)
 
 
+def run_many(module, client):
+    """The list forms: one bulk call, per-device results, one failure at the end naming every failed device."""
+    p = module.params
+    if p["devices"] is not None:
+        raw = p["devices"]
+    else:
+        raw = [{"serial_number": s} for s in p["serial_numbers"] or []] + [{"id": i} for i in p["ids"] or []]
+        if p["state"] != "absent":
+            raise InputError("serial_numbers and ids take state=absent; to update devices, give devices (one entry per "
+                             "device with its properties)")
+    entries = check_entries(raw)
+    if p["state"] == "absent":
+        results = absent_many(client, entries, module.check_mode, p["wait"], p["wait_timeout"], p["poll_interval"]) \
+            if entries else []
+        after = [{} for _r in results]
+    else:
+        results = update_many(client, entries, module.check_mode) if entries else []
+        after = [r["device"] for r in results]
+    result = {"changed": any(r["changed"] for r in results), "results": results}
+    if module._diff:
+        result["diff"] = {"before": {"devices": [r["before"] for r in results if r["changed"]]},
+                          "after": {"devices": [a for r, a in zip(results, after, strict=True) if r["changed"]]}}
+    failure = failure_message(results, "devices")
+    if failure:
+        module.fail_json(msg=failure, **result)
+    module.exit_json(**result)
+
+
 def main():
     spec = argument_spec(
         serial_number=dict(type="str"),
@@ -209,13 +337,28 @@ def main():
         wait=dict(type="bool", default=True),
         wait_timeout=dict(type="float", default=600),
         poll_interval=dict(type="float", default=10),
+        serial_numbers=dict(type="list", elements="str"),
+        ids=dict(type="list", elements="str"),
+        devices=dict(type="list", elements="dict", options=dict(
+            serial_number=dict(type="str"), id=dict(type="str"), group_tag=dict(type="str"),
+            assigned_user=dict(type="str"), display_name=dict(type="str"))),
     )
+    lists = ("serial_numbers", "ids", "devices")
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_one_of=[("serial_number", "id")],
-                           mutually_exclusive=[("client_secret", "client_certificate_path")])
+                           required_one_of=[("serial_number", "id") + lists],
+                           mutually_exclusive=[("client_secret", "client_certificate_path"), ("devices", "serial_numbers"),
+                                               ("devices", "ids")]
+                           + [(many, one) for many in lists for one in ("serial_number", "id", "group_tag",
+                                                                          "assigned_user", "display_name")])
     try:
+        many = any(module.params[o] is not None for o in lists)
+        if many:
+            check_entries(module.params["devices"] or [{"id": i} for i in module.params["ids"] or []]
+                          + [{"serial_number": s} for s in module.params["serial_numbers"] or []])
         client = client_from_module(module)
         try:
+            if many:
+                run_many(module, client)
             run(module, client)
         except GraphPermissionError as exc:
             exc.msg = ("Missing permission: autopilot_device needs the application permission %s with admin consent. %s"

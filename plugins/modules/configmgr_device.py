@@ -25,8 +25,11 @@ description:
     A device whose client is still active creates a new record at its next heartbeat discovery.
   - Needs an administrative user with the C(Delete Resource) permission on a collection that holds the device
     (and C(Read Resource)); the collection's C(docs/configmgr.md) describes a least-privilege role.
+  - A whole fleet in one task - O(names), O(serial_numbers), O(resource_ids) or O(devices) (one entry per device,
+    each with its own guard) - looks up and deletes every entry in one AdminService session.
 extends_documentation_fragment:
   - winfleet.autopilot.configmgr.MODULES
+  - winfleet.autopilot.cleanup
   - winfleet.autopilot._attributes
 attributes:
   check_mode:
@@ -56,18 +59,39 @@ options:
     description:
       - SMBIOS GUID of the device (C(SMS_R_System.SMBIOSGUID)), matched case-insensitively.
     type: str
-  require_serial_match:
+  names:
     description:
-      - With the O(serial_number) guard, whether a record with no serial number at all (no hardware inventory yet)
-        fails the guard. V(false) lets such records be removed.
-    type: bool
-    default: true
-  state:
+      - The list form of O(name) - one device name per entry.
+    type: list
+    elements: str
+  resource_ids:
     description:
-      - V(absent) removes the matching records. It is the only state.
-    type: str
-    choices: [absent]
-    default: absent
+      - The list form of O(resource_id).
+    type: list
+    elements: int
+  devices:
+    description:
+      - The list form of the single-record selectors - one entry per device, each as one task of the single form
+        (O(serial_number) with another selector is that entry's guard). The clean-up role passes
+        C({resource_id, serial_number}) entries with O(require_serial_match=false).
+    type: list
+    elements: dict
+    suboptions:
+      name:
+        description: Device name.
+        type: str
+      serial_number:
+        description: BIOS serial number; alone it selects, with another selector it is the entry's guard.
+        type: str
+      resource_id:
+        description: ResourceId.
+        type: int
+      smbios_guid:
+        description: SMBIOS GUID.
+        type: str
+      require_serial_match:
+        description: This entry's O(require_serial_match).
+        type: bool
 seealso:
   - module: winfleet.autopilot.configmgr_device_info
   - name: Configuration Manager administration service
@@ -91,6 +115,14 @@ EXAMPLES = r"""
   winfleet.autopilot.configmgr_device:
     serial_number: 5CG1234XYZ
   register: removed
+
+- name: Remove the old records of a whole fleet in one session
+  winfleet.autopilot.configmgr_device:
+    devices:
+      - name: PC-0042
+        serial_number: PF3ABCDE
+      - resource_id: 16777221
+        serial_number: PF3ABCDF
 
 - name: What was removed
   ansible.builtin.debug:
@@ -133,10 +165,18 @@ removed:
     obsolete:
       description: Whether the record was obsolete (superseded by a newer record of the same device).
       type: bool
+results:
+  description:
+    - The list forms - one entry per selector given, in the order given, with C(selector), C(serial_number),
+      C(found), C(removed), C(failed) and C(msg).
+  returned: with O(names), O(serial_numbers), O(resource_ids) or O(devices)
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils._bulk import module_result
 from ansible_collections.winfleet.autopilot.plugins.module_utils._configmgr import (
     ConfigMgrPermissionError,
     argument_spec,
@@ -144,12 +184,24 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._configmgr impo
     check_selector,
     client_from_module,
     delete_device,
+    delete_many,
+    entries_from,
     find_devices,
     serial_mismatches,
 )
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 
 PERMISSION = "Delete Resource (and Read Resource) on a collection that contains the device"
+SINGLE = ("name", "serial_number", "resource_id", "smbios_guid")
+LISTS = ("names", "serial_numbers", "resource_ids", "devices")
+
+
+def run_many(module, client, entries):
+    results = delete_many(client, entries, module.params["require_serial_match"], module.check_mode) if entries else []
+    result, failure = module_result(results, module._diff)
+    if failure:
+        module.fail_json(msg=failure, **result)
+    module.exit_json(**result)
 
 
 def run(module, client):
@@ -196,13 +248,24 @@ def main():
         smbios_guid=dict(type="str"),
         require_serial_match=dict(type="bool", default=True),
         state=dict(type="str", choices=["absent"], default="absent"),
+        names=dict(type="list", elements="str"),
+        serial_numbers=dict(type="list", elements="str"),
+        resource_ids=dict(type="list", elements="int"),
+        devices=dict(type="list", elements="dict", options=dict(
+            name=dict(type="str"), serial_number=dict(type="str"), resource_id=dict(type="int"),
+            smbios_guid=dict(type="str"), require_serial_match=dict(type="bool"))),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_one_of=[("name", "serial_number", "resource_id", "smbios_guid")])
+                           required_one_of=[SINGLE + LISTS],
+                           mutually_exclusive=[(many, one) for many in LISTS for one in SINGLE])
     client = None
     try:
+        many = any(module.params[o] is not None for o in LISTS)
+        entries = entries_from(module.params) if many else None  # every entry checked before any request
         client = client_from_module(module)
         try:
+            if many:
+                run_many(module, client, entries)
             run(module, client)
         except ConfigMgrPermissionError as exc:
             exc.msg = "Missing permission: configmgr_device needs %s. %s" % (PERMISSION, exc.msg)

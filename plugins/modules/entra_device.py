@@ -25,8 +25,11 @@ description:
     together with the Autopilot record, and deleting it first leaves an orphaned Autopilot record.
   - Needs the application permissions C(Device.ReadWrite.All), C(DeviceManagementServiceConfig.Read.All) (Autopilot
     ownership and serial numbers) and C(DeviceManagementManagedDevices.Read.All) (serial numbers through Intune).
+  - A whole fleet in one task - O(serial_numbers), O(ids) or O(devices) (one entry per object, each with its own
+    guard) - reads the objects and their owners in Graph C($batch) requests and deletes in C($batch) requests of 20.
 extends_documentation_fragment:
   - winfleet.autopilot.graph.MODULES
+  - winfleet.autopilot.cleanup
   - winfleet.autopilot._attributes
 attributes:
   check_mode:
@@ -61,25 +64,43 @@ options:
     description:
       - Object ID of the Entra device (a GUID; not the device ID).
     type: str
-  require_serial_match:
+  ids:
     description:
-      - With the O(serial_number) guard, whether an object no record claims fails the task.
-      - V(false) accepts such objects (typically a hybrid-joined object after its Intune and Autopilot records were
-        deleted); an object resolving to another serial number always fails.
-    type: bool
-    default: true
+      - The list form of O(id) (object IDs); objects already gone are not an error.
+    type: list
+    elements: str
+  devices:
+    description:
+      - The list form of the single-object selectors - one entry per object (or device), each entry as one task of
+        the single form (O(serial_number) with another selector is that entry's guard). The clean-up role passes
+        C({id, serial_number}) entries with O(require_serial_match=false).
+    type: list
+    elements: dict
+    suboptions:
+      serial_number:
+        description: Serial number; alone it selects, with another selector it is the entry's guard.
+        type: str
+      device_id:
+        description: Device ID.
+        type: str
+      ztdid:
+        description: Windows Autopilot ZTDID.
+        type: str
+      name:
+        description: Display name.
+        type: str
+      id:
+        description: Object ID.
+        type: str
+      require_serial_match:
+        description: This entry's O(require_serial_match).
+        type: bool
   force:
     description:
       - Delete objects that still belong to a Windows Autopilot device, with a warning. This orphans the Autopilot
         record; prefer deleting the Autopilot record, which removes the object.
     type: bool
     default: false
-  state:
-    description:
-      - Only V(absent). Entra creates device objects when a device registers or joins.
-    type: str
-    choices: [absent]
-    default: absent
 notes:
   - Objects synced from Active Directory (hybrid joined) come back at the next sync unless the AD computer object is
     deleted too; the module warns.
@@ -144,10 +165,18 @@ removed:
     ztdid:
       description: Windows Autopilot ZTDID from the physical IDs.
       type: str
+results:
+  description:
+    - One entry per selector given (one for the single form), in the order given, with C(selector), C(serial_number),
+      C(found) (the objects matched, see M(winfleet.autopilot.entra_device_info)), C(removed), C(failed) and C(msg).
+  returned: always
+  type: list
+  elements: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils._bulk import first_error, module_result
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
     GraphPermissionError,
@@ -159,10 +188,24 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._graph_devices 
     ENTRA_SELECTORS,
     MD_READ,
     SVC_READ,
-    entra_absent,
+    entra_absent_many,
+    entries_from,
     explain_permission,
     selectors,
 )
+
+SINGLE = ("serial_number", "device_id", "ztdid", "name", "id")
+LISTS = ("serial_numbers", "ids", "devices")
+
+
+def entries(params):
+    """The entries to delete (validated before any request) and whether the task uses the single form."""
+    if all(params[o] is None for o in LISTS):
+        return [selectors(params, ENTRA_SELECTORS)], True
+    out = entries_from(params["serial_numbers"], ENTRA_SELECTORS, "serial_number")
+    out += entries_from(params["ids"], ENTRA_SELECTORS, "id")
+    out += entries_from(params["devices"], ENTRA_SELECTORS)
+    return out, False
 
 
 def main():
@@ -172,23 +215,37 @@ def main():
         ztdid=dict(type="str"),
         name=dict(type="str"),
         id=dict(type="str"),
+        serial_numbers=dict(type="list", elements="str"),
+        ids=dict(type="list", elements="str"),
+        devices=dict(type="list", elements="dict", options=dict(
+            serial_number=dict(type="str"), device_id=dict(type="str"), ztdid=dict(type="str"), name=dict(type="str"),
+            id=dict(type="str"), require_serial_match=dict(type="bool")),
+            mutually_exclusive=[("id", "device_id", "ztdid", "name")]),
         require_serial_match=dict(type="bool", default=True),
         force=dict(type="bool", default=False),
         state=dict(type="str", choices=["absent"], default="absent"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            mutually_exclusive=[("client_secret", "client_certificate_path"),
-                                               ("id", "device_id", "ztdid", "name")])
+                                               ("id", "device_id", "ztdid", "name")]
+                           + [(many, one) for many in LISTS for one in SINGLE])
     try:
-        selectors(module.params, ENTRA_SELECTORS)  # refuse bad selectors before any request
+        todo, single = entries(module.params)  # refuse bad selectors before any request
         client = client_from_module(module)
         try:
-            removed, before = entra_absent(client, module.params, module.check_mode, warn=module.warn)
+            results = entra_absent_many(client, todo, module.check_mode, warn=module.warn,
+                                        require_serial_match=module.params["require_serial_match"],
+                                        force=module.params["force"]) if todo else []
+            error = first_error(results)
+            if isinstance(error, GraphPermissionError):
+                raise error
         except GraphPermissionError as exc:
             raise explain_permission(exc, "entra_device", [DEV_WRITE, SVC_READ, MD_READ], writes=("devices",))
-        result = {"changed": bool(removed), "removed": removed}
-        if module._diff:
-            result["diff"] = {"before": {"devices": before} if removed else {}, "after": {}}
+        if single and error is not None:
+            raise error
+        result, failure = module_result(results, module._diff)
+        if failure:
+            module.fail_json(msg=failure, **result)
         module.exit_json(**result)
     except WinfleetError as exc:
         exc.fail(module)

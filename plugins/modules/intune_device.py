@@ -17,9 +17,13 @@ description:
     case-insensitive); otherwise the task fails, names the record and both serial numbers, and deletes nothing.
   - Windows Autopilot refuses to delete a device that still has an Intune managed device, so run this before
     M(winfleet.autopilot.autopilot_device) with C(state=absent).
+  - A whole fleet in one task - O(serial_numbers), O(ids) or O(devices) (one entry per record to delete, each with
+    its own guard) - looks every entry up and deletes in Graph C($batch) requests of 20, each response judged on
+    its own (throttled ones re-sent after their C(Retry-After)).
   - Needs the application permission C(DeviceManagementManagedDevices.ReadWrite.All).
 extends_documentation_fragment:
   - winfleet.autopilot.graph.MODULES
+  - winfleet.autopilot.cleanup
   - winfleet.autopilot._attributes
 attributes:
   check_mode:
@@ -50,18 +54,33 @@ options:
     description:
       - Device ID of the Microsoft Entra device object the managed device belongs to (a GUID).
     type: str
-  require_serial_match:
+  ids:
     description:
-      - With the O(serial_number) guard, whether a record without any serial number fails the task.
-      - V(false) accepts records without a serial number; a record whose serial number differs always fails.
-    type: bool
-    default: true
-  state:
+      - The list form of O(id) (Intune managed device IDs); IDs already gone are not an error.
+    type: list
+    elements: str
+  devices:
     description:
-      - Only V(absent). Intune creates managed devices when a device enrolls.
-    type: str
-    choices: [absent]
-    default: absent
+      - The list form of the single-record selectors - one entry per record (or device), each entry as one task of the
+        single form (O(serial_number) with another selector is that entry's guard).
+    type: list
+    elements: dict
+    suboptions:
+      serial_number:
+        description: Serial number; alone it selects, with another selector it is the entry's guard.
+        type: str
+      device_name:
+        description: Device name.
+        type: str
+      id:
+        description: Intune managed device ID.
+        type: str
+      azure_ad_device_id:
+        description: Device ID of the Microsoft Entra device object.
+        type: str
+      require_serial_match:
+        description: This entry's O(require_serial_match).
+        type: bool
 notes:
   - The cleanup order Microsoft recommends for a re-used device is Intune, then Windows Autopilot (wait until it
     is gone), then Microsoft Entra ID (for hybrid-joined devices, also the Active Directory computer object).
@@ -77,6 +96,20 @@ EXAMPLES = r"""
 - name: Delete the Intune record of a re-used device
   winfleet.autopilot.intune_device:
     serial_number: 5CG1234XYZ
+    state: absent
+
+- name: Delete the Intune records of a whole fleet in one task
+  winfleet.autopilot.intune_device:
+    serial_numbers: [5CG1234XYZ, 5CG1234XZA, PF3ABCDE]
+    state: absent
+
+- name: Delete records found earlier by id, each only if it still carries its device's serial number
+  winfleet.autopilot.intune_device:
+    devices:
+      - id: 2f1c3b8e-5a9d-4c7e-8f10-6b2d4e9a1c37
+        serial_number: 5CG1234XYZ
+      - id: 7a9e0c1d-2b3f-4d5e-8f60-718293a4b5c6
+        serial_number: PF3ABCDE
     state: absent
 
 - name: Delete by name, but only if the record is this device's
@@ -103,10 +136,37 @@ removed:
       description: Serial number.
       type: str
   sample: [{"id": "2f1c3b8e-5a9d-4c7e-8f10-6b2d4e9a1c37", "name": "DESKTOP-4F2K9QZ", "serial_number": "5CG1234XYZ"}]
+results:
+  description: One entry per selector given (one for the single form), in the order given.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    selector:
+      description: The entry's selectors.
+      type: dict
+    serial_number:
+      description: The entry's serial number (selector or guard), null when it has none.
+      type: str
+    found:
+      description: The managed devices the entry matched (see M(winfleet.autopilot.intune_device_info)).
+      type: list
+      elements: dict
+    removed:
+      description: The entry's records deleted (in check mode, that would be deleted).
+      type: list
+      elements: dict
+    failed:
+      description: Whether the entry failed (a refused guard or deletion); nothing of it was deleted.
+      type: bool
+    msg:
+      description: Why the entry failed.
+      type: str
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils._bulk import first_error, module_result
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
     GraphPermissionError,
@@ -116,10 +176,24 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph_devices import (
     INTUNE_SELECTORS,
     MD_WRITE,
+    entries_from,
     explain_permission,
-    intune_absent,
+    intune_absent_many,
     selectors,
 )
+
+SINGLE = ("serial_number", "device_name", "id", "azure_ad_device_id")
+LISTS = ("serial_numbers", "ids", "devices")
+
+
+def entries(params):
+    """The entries to delete (validated before any request) and whether the task uses the single form."""
+    if all(params[o] is None for o in LISTS):
+        return [selectors(params, INTUNE_SELECTORS)], True
+    out = entries_from(params["serial_numbers"], INTUNE_SELECTORS, "serial_number")
+    out += entries_from(params["ids"], INTUNE_SELECTORS, "id")
+    out += entries_from(params["devices"], INTUNE_SELECTORS)
+    return out, False
 
 
 def main():
@@ -128,22 +202,35 @@ def main():
         device_name=dict(type="str"),
         id=dict(type="str"),
         azure_ad_device_id=dict(type="str"),
+        serial_numbers=dict(type="list", elements="str"),
+        ids=dict(type="list", elements="str"),
+        devices=dict(type="list", elements="dict", options=dict(
+            serial_number=dict(type="str"), device_name=dict(type="str"), id=dict(type="str"),
+            azure_ad_device_id=dict(type="str"), require_serial_match=dict(type="bool")),
+            mutually_exclusive=[("id", "device_name", "azure_ad_device_id")]),
         require_serial_match=dict(type="bool", default=True),
         state=dict(type="str", choices=["absent"], default="absent"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            mutually_exclusive=[("client_secret", "client_certificate_path"),
-                                               ("id", "device_name", "azure_ad_device_id")])
+                                               ("id", "device_name", "azure_ad_device_id")]
+                           + [(many, one) for many in LISTS for one in SINGLE])
     try:
-        selectors(module.params, INTUNE_SELECTORS)  # refuse bad selectors before any request
+        todo, single = entries(module.params)  # refuse bad selectors before any request
         client = client_from_module(module)
         try:
-            removed, before = intune_absent(client, module.params, module.check_mode)
+            results = intune_absent_many(client, todo, module.check_mode,
+                                         require_serial_match=module.params["require_serial_match"]) if todo else []
+            error = first_error(results)
+            if isinstance(error, GraphPermissionError):
+                raise error
         except GraphPermissionError as exc:
             raise explain_permission(exc, "intune_device", [MD_WRITE], writes=("managed",))
-        result = {"changed": bool(removed), "removed": removed}
-        if module._diff:
-            result["diff"] = {"before": {"devices": before} if removed else {}, "after": {}}
+        if single and error is not None:
+            raise error
+        result, failure = module_result(results, module._diff)
+        if failure:
+            module.fail_json(msg=failure, **result)
         module.exit_json(**result)
     except WinfleetError as exc:
         exc.fail(module)

@@ -231,3 +231,27 @@ def test_microsoft_ad_inventory_targets_an_ou(samba_dc, microsoft_ad):
     assert _unsafe(hostvars["PC-INV-01"]["object_guid"]) == _guid(dc, "PC-INV-01")
     assert _unsafe(hostvars["PC-INV-01"]["ansible_host"]) == "pc-inv-01.lab.example.test"
     assert dc.admin_password not in proc.stdout + proc.stderr
+
+
+def test_list_form_removes_a_fleet_over_one_connection(samba_dc, tmp_path):
+    dc = samba_dc
+    ou = dc.add_ou("Bulk")
+    names = ["PC-BULK-%02d" % i for i in range(6)]
+    for i, name in enumerate(names):
+        dc.add_computer(name, ou, serial_number="SN-BULK-%02d" % i if i % 2 else None, bitlocker_children=i % 3)
+    computers = [{"name": n, "serial_number": "SN-BULK-%02d" % i} for i, n in enumerate(names)]
+    computers[3]["serial_number"] = "SN-SOMEONE-ELSE"  # its guard fails: only this entry is refused
+    ev = _extra_vars(tmp_path, ldap=dc.connection(), ou=ou, computers=computers)
+    rc, data, out, err = run_playbook(PLAYBOOKS / "bulk.yml", "-e", ev)
+    assert data is not None and rc == 0, out + err
+    check, real, again = (task_results(data, n) for n in ("Remove the fleet (check)", "Remove the fleet",
+                                                          "Remove the fleet again"))
+    for res in (check, real):
+        assert res["failed"] is True and "1 of 6 entries failed" in res["msg"] and "SN-SOMEONE-ELSE" in res["msg"]
+        assert [r["failed"] for r in res["results"]] == [False, False, False, True, False, False]
+    assert real["removed"] == check["removed"] and real["changed"] is True
+    assert sorted(c["name"] for c in real["removed"]) == [n for i, n in enumerate(names) if i != 3]
+    assert sum(len(c["children"]) for c in real["removed"]) == sum(i % 3 for i in range(6) if i != 3)
+    assert real["diff"]["before"]["computers"] == real["removed"]
+    assert [n for n in names if dc.computer_exists(n)] == ["PC-BULK-03"]
+    assert again["changed"] is False and again["removed"] == [] and len(again["results"]) == 5

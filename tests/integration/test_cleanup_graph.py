@@ -132,3 +132,34 @@ def test_guards_refuse_and_delete_nothing(lab, tmp_path):
     assert res["missing_permission"] == "Device.ReadWrite.All"
     # Nothing was deleted anywhere.
     assert {d["serial_number"]: lab.service.records(d["serial_number"]) for d in (a_dev, b_dev)} == before
+
+
+def test_list_forms_clean_a_fleet_with_one_task_per_service(lab, tmp_path):
+    fleet = devices(503, 5)
+    seeded = [lab.service.seed_reused(d["serial_number"], d["hardware_hash"], "hybrid" if i % 2 else "entra",
+                                      "erin@lab") for i, d in enumerate(fleet)]
+    serials = [d["serial_number"] for d in fleet]
+    ev = {"graph": lab.connection(), "serials": serials + ["NEVER-SEEN-01"]}
+
+    rc, data, out = _play("bulk.yml", tmp_path / "bulk1", ev)
+    assert rc == 0, out
+    check, real = task_results(data, "Intune (check)"), task_results(data, "Intune")
+    assert check["changed"] is True and check["removed"] == real["removed"]
+    assert sorted(r["id"] for r in real["removed"]) == sorted(s["managed"]["id"] for s in seeded)
+    assert len(real["results"]) == 6 and real["results"][-1]["removed"] == []  # the unknown serial: nothing to do
+    assert len(check["diff"]["before"]["devices"]) == 5 and check["diff"]["after"] == {}
+    ap_check, ap = task_results(data, "Autopilot (check)"), task_results(data, "Autopilot")
+    assert [r["changed"] for r in ap_check["results"]] == [r["changed"] for r in ap["results"]] == [True] * 5 + [False]
+    assert [r["removed"] for r in ap["results"]] == [True] * 5 + [None]
+    entra = task_results(data, "Entra")
+    hybrid = sorted(next(o["id"] for o in s["entra"] if o["trustType"] == "ServerAd") for s in seeded[1::2])
+    assert sorted(r["id"] for r in entra["removed"]) == hybrid  # the Autopilot objects went with Autopilot
+    for serial in serials:
+        rec = lab.service.records(serial)
+        assert (rec["autopilot"], rec["managed"], rec["entra"]) == ([], [], []), rec
+
+    rc, data, out = _play("bulk.yml", tmp_path / "bulk2", ev)  # idempotent: nothing left to change
+    assert rc == 0, out
+    for name in ("Intune (check)", "Intune", "Autopilot (check)", "Autopilot", "Entra"):
+        assert task_results(data, name).get("changed") is False, name
+    assert fleet[0]["hardware_hash"][:60] not in out

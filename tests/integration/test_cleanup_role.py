@@ -57,12 +57,19 @@ def _tasks(data):
 
 
 def _step_items(data):
-    """{step: [(serial, record id, changed)]} of the deletion steps, and the order the steps ran in."""
+    """{step: [(serial, [record ids removed], msg)]} of the deletion steps (one bulk task each: one entry per record
+    of the step), and the order the steps ran in."""
     out, order = {}, []
     for name, res in _tasks(data):
-        if name in STEPS:
-            items = [r for r in res.get("results", []) if not r.get("skipped")]
-            out[name] = [(r["item"]["serial"], r["item"]["id"], r.get("changed"), r.get("msg")) for r in items]
+        if name in STEPS and not res.get("skipped"):
+            items = []
+            for r in res["results"]:
+                if isinstance(r.get("removed"), list):
+                    ids = [str(x["id"]) for x in r["removed"]]
+                else:  # autopilot_device: the device itself
+                    ids = [r["id"]] if r.get("changed") else []
+                items.append((r["serial_number"], ids, r.get("msg")))
+            out[name] = items
             order.append(name)
     return out, order
 
@@ -119,12 +126,12 @@ def test_reused_device_cleaned_from_all_five_places_then_registers(samba_dc, gra
     done, order = _step_items(real)
     assert order == list(STEPS)                          # Intune, Autopilot, Entra, AD DS, ConfigMgr
     assert done == predicted                             # check mode predicted exactly this
-    assert done[STEPS[0]] == [(serial, seeded["managed"]["id"], True, None)]
-    assert done[STEPS[1]] == [(serial, seeded["autopilot"]["id"], True, None)]
+    assert done[STEPS[0]] == [(serial, [seeded["managed"]["id"]], None)]
+    assert done[STEPS[1]] == [(serial, [seeded["autopilot"]["id"]], None)]
     hybrid = [o for o in before["entra"] if o["trustType"] == "ServerAd"]
-    assert done[STEPS[2]] == [(serial, hybrid[0]["id"], True, None)]  # the Autopilot object went with Autopilot
-    assert [(s, c) for s, _i, c, _m in done[STEPS[3]]] == [(serial, True)]
-    assert done[STEPS[4]] == [(serial, str(rid), True, None)]
+    assert done[STEPS[2]] == [(serial, [hybrid[0]["id"]], None)]  # the Autopilot object went with Autopilot
+    assert [(s, len(ids), m) for s, ids, m in done[STEPS[3]]] == [(serial, 1, None)]
+    assert done[STEPS[4]] == [(serial, [str(rid)], None)]
 
     after = graph.service.records(serial)
     assert after["managed"] == []

@@ -133,3 +133,26 @@ def test_configmgr_is_a_hash_source_for_the_registration_file(configmgr_lab, tmp
     assert bad_ca["failed"] is True
     assert "is not trusted" in bad_ca["msg"] and "ca_path" in bad_ca["msg"] and "Traceback" not in bad_ca["msg"]
     assert lab.password not in text
+
+
+def test_list_forms_remove_a_fleet_in_one_session(configmgr_lab, tmp_path):
+    lab = configmgr_lab
+    ids = [lab.add_device("CM-BULK-%02d" % i, "BULKSER%02d" % i) for i in range(5)]
+    by_serial = [lab.add_device("CM-BULKS-%02d" % i, "BULKS%02d" % i) for i in range(3)]
+    devices = [{"resource_id": rid, "serial_number": "BULKSER%02d" % i} for i, rid in enumerate(ids)]
+    devices[2]["serial_number"] = "NOT-ITS-SERIAL"
+    ev = {"cm": lab.connection(), "devices": devices, "serials": ["BULKS%02d" % i for i in range(3)] + ["NOSUCH01"]}
+    rc, data, text = play(tmp_path, PLAYBOOKS / "bulk.yml", ev)
+    assert rc == 0, text
+    check, real = task_results(data, "Remove the fleet (check)"), task_results(data, "Remove the fleet")
+    for res in (check, real):
+        assert res["failed"] is True and "1 of 5 entries failed" in res["msg"] and "NOT-ITS-SERIAL" in res["msg"]
+        assert [r["failed"] for r in res["results"]] == [False, False, True, False, False]
+    assert [d["id"] for d in real["removed"]] == [d["id"] for d in check["removed"]] == ids[:2] + ids[3:]
+    assert real["diff"]["before"]["devices"] == real["removed"]
+    assert [d["id"] for d in task_results(data, "Remove by serial numbers")["removed"]] == by_serial
+    again = task_results(data, "Remove by serial numbers again")
+    assert again["changed"] is False and again["removed"] == [] and len(again["results"]) == 4
+    left = {d["resource_id"] for d in lab.devices()}
+    assert ids[2] in left and not left & set(ids[:2] + ids[3:] + by_serial)
+    assert lab.password not in text

@@ -50,6 +50,10 @@ class LabConfig:
     sync_min_interval: float = 600.0
     sync_duration: float = 30.0
     batch_max: int = 20
+    # $batch responses come back in no particular order (as Graph documents); false keeps the request order.
+    batch_shuffle: bool = True
+    # /import answers with the records in no particular order (Graph promises none); false keeps the request order.
+    import_shuffle: bool = True
     # Import records that finish their processing are kept (the service never purges them in the lab).
     seed_users: bool = True
 
