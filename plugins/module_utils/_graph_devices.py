@@ -295,6 +295,17 @@ def entries_from(items, names, option_names=None):
     return out
 
 
+def bulk_entries(params, names):
+    """The entries a deleting module's task names, validated before any request, and whether it used the single
+    form: the single-device options, or the list forms ``serial_numbers``, ``ids`` and ``devices`` together."""
+    if all(params[o] is None for o in ("serial_numbers", "ids", "devices")):
+        return [selectors(params, names)], True
+    out = entries_from(params["serial_numbers"], names, "serial_number")
+    out += entries_from(params["ids"], names, "id")
+    out += entries_from(params["devices"], names)
+    return out, False
+
+
 def intune_absent_many(client, entries, check_mode=False, require_serial_match=True):
     """Delete, in bulk, the Intune managed devices of each entry (a selector dict as ``selectors`` returns).
 

@@ -188,24 +188,13 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._graph_devices 
     ENTRA_SELECTORS,
     MD_READ,
     SVC_READ,
+    bulk_entries,
     entra_absent_many,
-    entries_from,
     explain_permission,
-    selectors,
 )
 
 SINGLE = ("serial_number", "device_id", "ztdid", "name", "id")
 LISTS = ("serial_numbers", "ids", "devices")
-
-
-def entries(params):
-    """The entries to delete (validated before any request) and whether the task uses the single form."""
-    if all(params[o] is None for o in LISTS):
-        return [selectors(params, ENTRA_SELECTORS)], True
-    out = entries_from(params["serial_numbers"], ENTRA_SELECTORS, "serial_number")
-    out += entries_from(params["ids"], ENTRA_SELECTORS, "id")
-    out += entries_from(params["devices"], ENTRA_SELECTORS)
-    return out, False
 
 
 def main():
@@ -230,7 +219,7 @@ def main():
                                                ("id", "device_id", "ztdid", "name")]
                            + [(many, one) for many in LISTS for one in SINGLE])
     try:
-        todo, single = entries(module.params)  # refuse bad selectors before any request
+        todo, single = bulk_entries(module.params, ENTRA_SELECTORS)  # refuse bad selectors before any request
         client = client_from_module(module)
         try:
             results = entra_absent_many(client, todo, module.check_mode, warn=module.warn,

@@ -176,24 +176,13 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph_devices import (
     INTUNE_SELECTORS,
     MD_WRITE,
-    entries_from,
+    bulk_entries,
     explain_permission,
     intune_absent_many,
-    selectors,
 )
 
 SINGLE = ("serial_number", "device_name", "id", "azure_ad_device_id")
 LISTS = ("serial_numbers", "ids", "devices")
-
-
-def entries(params):
-    """The entries to delete (validated before any request) and whether the task uses the single form."""
-    if all(params[o] is None for o in LISTS):
-        return [selectors(params, INTUNE_SELECTORS)], True
-    out = entries_from(params["serial_numbers"], INTUNE_SELECTORS, "serial_number")
-    out += entries_from(params["ids"], INTUNE_SELECTORS, "id")
-    out += entries_from(params["devices"], INTUNE_SELECTORS)
-    return out, False
 
 
 def main():
@@ -216,7 +205,7 @@ def main():
                                                ("id", "device_name", "azure_ad_device_id")]
                            + [(many, one) for many in LISTS for one in SINGLE])
     try:
-        todo, single = entries(module.params)  # refuse bad selectors before any request
+        todo, single = bulk_entries(module.params, INTUNE_SELECTORS)  # refuse bad selectors before any request
         client = client_from_module(module)
         try:
             results = intune_absent_many(client, todo, module.check_mode,
