@@ -20,13 +20,12 @@ Import design (docs/graph.md):
 
 from __future__ import annotations
 
-import csv
 import datetime
 import hashlib
-import io
 import re
 import time
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource, _echo
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import decode
@@ -74,36 +73,55 @@ _EDM_LITERAL = re.compile(r"Cannot convert the literal '(.*)' to the expected ty
 _TOKEN = re.compile(r"[^\s\-]+")
 
 
+def serial_key(serial):
+    """How two serial numbers are compared: trimmed, case-insensitive. Import records are matched to devices by this
+    key, never by their position in an answer (Microsoft does not promise the order of the records /import returns)."""
+    return ("" if serial is None else str(serial)).strip().upper()
+
+
+AUTOPILOT_FORMAT = "'%s' optionally followed by 'Group Tag' and 'Assigned User'" % ",".join(CSV_HEADER)
+
+
+def read_upload_files(paths):
+    """Devices of the upload files ``paths`` (files, folders - their ``*.csv`` files - and globs), read with the
+    merge's reader (every encoding and line end). Returns ``(devices, sources)``. Raises InputError naming the file
+    (and line) for a path that matches nothing, an unreadable file or one not in the Autopilot format."""
+    files, problems, _skipped = _csvsource.expand_sources(list(paths), pattern=("*.csv",))
+    if problems:
+        raise InputError("Upload file %s: %s" % (problems[0].path, problems[0].reason), path=problems[0].path)
+    devices = []
+    sources = []
+    for path in files:
+        rows = _csvsource.read_source(path)
+        info = next(rows)
+        found = list(rows)
+        if info.problems:
+            first = info.problems[0]
+            raise InputError("Upload file %s%s: %s" % (path, " line %d" % first.line if first.line else "",
+                                                        first.reason), path=path, line=first.line)
+        if not (info.dialect or "").startswith("autopilot-"):
+            raise InputError("Upload file %s is not in the Autopilot registration format: its header is %r, the format "
+                             "is %s. Merge it with registration_csv format=autopilot."
+                             % (path, ",".join(_echo.clip(c, 40) for c in info.columns), AUTOPILOT_FORMAT),
+                             path=path)
+        width = len(info.columns)
+        for line, row, extra in found:
+            if any(v.strip() for v in extra):
+                raise InputError("Upload file %s line %d: more columns than the header's %d" % (path, line, width),
+                                 path=path, line=line)
+            devices.append({"serial_number": row[_csvsource.SERIAL].strip(),
+                            "product_id": row[_csvsource.PRODUCT_ID].strip(),
+                            "hardware_hash": row[_csvsource.HASH].strip(),
+                            "group_tag": row[_csvsource.GROUP_TAG].strip() or None,
+                            "assigned_user": row[_csvsource.ASSIGNED_USER].strip() or None,
+                            "file": path, "line": line})
+        sources.append({"path": path, "dialect": info.dialect, "encoding": info.encoding, "rows": info.rows})
+    return devices, sources
+
+
 def read_registration_csv(path):
-    """Rows of a registration CSV as device dicts. Raises InputError naming the line."""
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except OSError as exc:
-        raise InputError("Cannot read registration CSV %s: %s" % (path, exc), path=path)
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = raw.decode("utf-16")
-    else:
-        text = raw.decode("utf-8-sig", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    rows = [r for r in reader if any(cell.strip() for cell in r)]
-    if not rows:
-        raise InputError("Registration CSV %s is empty" % path, path=path)
-    header = [h.strip() for h in rows[0]]
-    if header[:3] != CSV_HEADER or any(h not in CSV_OPTIONAL for h in header[3:]):
-        raise InputError("Registration CSV %s line 1: header must be %r optionally followed by %r, got %r"
-                         % (path, ",".join(CSV_HEADER), ",".join(CSV_OPTIONAL), ",".join(header)), path=path)
-    out = []
-    for lineno, row in enumerate(rows[1:], start=2):
-        if len(row) > len(header):
-            raise InputError("Registration CSV %s line %d: %d columns, the header has %d"
-                             % (path, lineno, len(row), len(header)), path=path, line=lineno)
-        row = row + [""] * (len(header) - len(row))
-        rec = dict(zip(header, (c.strip() for c in row), strict=True))
-        out.append({"serial_number": rec["Device Serial Number"], "product_id": rec["Windows Product ID"],
-                    "hardware_hash": rec["Hardware Hash"], "group_tag": rec.get("Group Tag") or None,
-                    "assigned_user": rec.get("Assigned User") or None, "line": lineno})
-    return out
+    """Rows of one registration CSV as device dicts (see ``read_upload_files``)."""
+    return read_upload_files([path])[0]
 
 
 def prepare(devices, group_tag=None, assigned_user=None):
@@ -113,13 +131,16 @@ def prepare(devices, group_tag=None, assigned_user=None):
     warnings = []
     by_serial = {}
     for i, dev in enumerate(devices):
-        where = "line %s" % dev["line"] if dev.get("line") else "device %d" % (i + 1)
+        if dev.get("file"):
+            where = "%s line %s" % (dev["file"], dev.get("line"))
+        else:
+            where = "line %s" % dev["line"] if dev.get("line") else "device %d" % (i + 1)
         serial = (dev.get("serial_number") or "").strip()
         text = dev.get("hardware_hash") or ""
         if not serial:
             raise InputError("%s has no serial number" % where)
         report = decode(text, serial_number=serial)
-        key = serial.upper()
+        key = serial_key(serial)
         if key in by_serial:
             first = by_serial[key]
             if first["_digest"] == hashlib.sha256((report.normalized or text).encode()).hexdigest():
@@ -151,7 +172,8 @@ def serial_tokens(serial):
 
 def find_registered(client, serials, batch_threshold=100):
     """{SERIAL: autopilot device} for the serials that exist (exact, case-insensitive match)."""
-    wanted = {s.upper() for s in serials}
+    wanted = {serial_key(s) for s in serials}
+    wanted.discard("")
     found = {}
     if not wanted:
         return found
@@ -169,11 +191,11 @@ def find_registered(client, serials, batch_threshold=100):
             if link:
                 items.extend(client.paged(link))
             for dev in items:
-                if (dev.get("serialNumber") or "").upper() == serial:
+                if serial_key(dev.get("serialNumber")) == serial:
                     found.setdefault(serial, dev)
         return found
     for dev in client.paged(AUTOPILOT):
-        s = (dev.get("serialNumber") or "").upper()
+        s = serial_key(dev.get("serialNumber"))
         if s in wanted:
             found.setdefault(s, dev)
     return found
@@ -201,6 +223,15 @@ def _verdict(res, record_id, state):
     name = state.get("deviceErrorName")
     res.update(outcome=out, record_id=record_id, error_code=state.get("deviceErrorCode") or None,
                error_name=name if name not in ("", "None") else None)
+    return out
+
+
+def by_serial(records):
+    """``{serial_key: record}`` of import records (the first one of each serial number)."""
+    out = {}
+    for rec in records:
+        if isinstance(rec, dict) and rec.get("id"):
+            out.setdefault(serial_key(rec.get("serialNumber")), rec)
     return out
 
 
@@ -242,23 +273,38 @@ class Registrar:
         self.submit_attempts = submit_attempts
         self.resubmit_refused = resubmit_refused
         self.warnings = []
+        self.looks = []  # one entry per look at the import records while waiting: {t, ready, pending, failed}
 
     # ---------------------------------------------------------------------------------------
-    def run(self, entries, check_mode=False):
-        results = {e["serial_number"].upper(): self._result(e) for e in entries}
+    def run(self, entries, check_mode=False, submitted_before=(), on_submitted=None, on_verdicts=None):
+        """Register ``entries`` (from ``prepare``); returns one result per entry, in order.
+
+        ``submitted_before``: serial keys (``serial_key``) a killed or timed-out run of the same campaign submitted; one
+        of them found registered now was registered by that run: ``Ready for user`` (changed), not ``Device already
+        registered``. ``on_submitted(results)`` is called with the results of the devices this run waits for (sent now
+        or adopted), once every batch is sent and before waiting; ``on_verdicts(results)`` with every result once the
+        verdicts are in and before any import record is deleted - a caller that records them (the campaign journal)
+        never loses a verdict to a crash.
+        """
+        if not entries:
+            return []  # nothing to look up either: not a single request
+        results = {serial_key(e["serial_number"]): self._result(e) for e in entries}
+        before = {serial_key(s) for s in submitted_before}
         existing = find_registered(self.client, [e["serial_number"] for e in entries])
-        own = self._own_records({e["serial_number"].upper() for e in entries})
+        own = self._own_records(set(results))
         to_submit = []
         tracked = {}  # record id -> entry
         stale = []
         adopted = []  # record ids of earlier refusals reported as this run's verdict
         for e in entries:
-            key = e["serial_number"].upper()
+            key = serial_key(e["serial_number"])
             res = results[key]
             if key in existing:
                 dev = existing[key]
                 res.update(outcome=ALREADY, device_id=dev.get("id"), registered_group_tag=dev.get("groupTag"),
                            registered_user=dev.get("userPrincipalName"))
+                if key in before:  # registered by this campaign's run that did not live to see it
+                    res.update(outcome=READY, changed=True, resumed=True)
                 self._maybe_update(e, dev, res, check_mode)
                 stale.extend(r for r in own.get(key, []))
                 continue
@@ -267,7 +313,7 @@ class Registrar:
             if live:
                 rec = live[-1]
                 tracked[rec["id"]] = e
-                res.update(import_id=rec.get("importId"), resumed=True)
+                res.update(import_id=rec.get("importId"), record_id=rec["id"], resumed=True)
                 stale.extend(r for r in records if r is not rec)
                 continue
             refused = [r for r in records if outcome_of(r["state"]) in FINAL_REFUSALS and _same_submission(r, e)]
@@ -284,10 +330,16 @@ class Registrar:
             to_submit.append(e)
         if check_mode:
             for e in to_submit:
-                results[e["serial_number"].upper()].update(outcome="Would import", changed=True)
+                results[serial_key(e["serial_number"])].update(outcome="Would import", changed=True)
             for rec_id, e in tracked.items():
-                results[e["serial_number"].upper()].update(outcome=PENDING, record_id=rec_id)
-            return list(results.values())
+                results[serial_key(e["serial_number"])].update(outcome=PENDING, record_id=rec_id)
+            for res in results.values():
+                self._finish(res)
+                res["failed"] = res["failed"] and res["outcome"] != PENDING
+            out = list(results.values())
+            if on_verdicts is not None:
+                on_verdicts(out)
+            return out
         if stale and self.delete_records:
             self._delete_records([r["id"] for r in stale])
         submitted = set()  # record ids this run created: a change even while the service is still processing them
@@ -296,10 +348,13 @@ class Registrar:
             for rec_id, e in self._submit(batch, results).items():
                 tracked[rec_id] = e
                 submitted.add(rec_id)
+                results[serial_key(e["serial_number"])]["record_id"] = rec_id
+        if tracked and on_submitted is not None:
+            on_submitted([results[serial_key(e["serial_number"])] for e in tracked.values()])
         states = self._wait(tracked) if tracked else {}
         finished = list(adopted)
         for rec_id, e in tracked.items():
-            res = results[e["serial_number"].upper()]
+            res = results[serial_key(e["serial_number"])]
             rec = states.get(rec_id)
             if rec is None:
                 res.update(outcome=PENDING, record_id=rec_id, changed=True)
@@ -312,14 +367,17 @@ class Registrar:
                 res["changed"] = True  # wait=false, or the timeout: imported now, the verdict comes later
             if out != PENDING:
                 finished.append(rec_id)
-        if self.delete_records and finished:
-            self._delete_records(finished)
-            for res in results.values():
-                if res.get("record_id") in finished:
-                    res["import_record_deleted"] = True
         for res in results.values():
             self._finish(res)
-        return list(results.values())
+        out = list(results.values())
+        if on_verdicts is not None:
+            on_verdicts(out)
+        if self.delete_records and finished:
+            self._delete_records(finished)
+            for res in out:
+                if res.get("record_id") in finished:
+                    res["import_record_deleted"] = True
+        return out
 
     # ---------------------------------------------------------------------------------------
     @staticmethod
@@ -360,7 +418,7 @@ class Registrar:
         for rec in self.client.paged(IMPORTED):
             if not (rec.get("importId") or "").startswith(IMPORT_PREFIX):
                 continue
-            key = (rec.get("serialNumber") or "").upper()
+            key = serial_key(rec.get("serialNumber"))
             if key in serials:
                 own.setdefault(key, []).append(rec)
         return own
@@ -394,8 +452,8 @@ class Registrar:
                             tracked.update(self._submit(pending[:half], results))
                             tracked.update(self._submit(pending[half:], results))
                             return tracked
-                    results[bad["serial_number"].upper()].update(outcome=BAD_HASH, request_id=exc.request_id,
-                                                                 error_name="Edm.Binary")
+                    results[serial_key(bad["serial_number"])].update(outcome=BAD_HASH, request_id=exc.request_id,
+                                                                     error_name="Edm.Binary")
                     pending = [e for e in pending if e is not bad]
                     continue
                 if not exc.ambiguous or attempts >= max(self.submit_attempts, self.client.retries):
@@ -404,21 +462,41 @@ class Registrar:
                 attempts += 1
                 self.warnings.append("import request failed (%s); checking whether the service kept it" % exc.msg)
                 self.sleep(self.client._backoff(attempts, exc.retry_after))
-                found = self._records_with(import_id)
-                by_serial = {r["serialNumber"].upper(): r for r in found}
+                found = by_serial(self._records_with(import_id))
                 rest = []
                 for e in pending:
-                    rec = by_serial.get(e["serial_number"].upper())
+                    rec = found.get(serial_key(e["serial_number"]))
                     if rec is not None:
                         tracked[rec["id"]] = e
-                        results[e["serial_number"].upper()].update(import_id=import_id, request_id=exc.request_id)
+                        results[serial_key(e["serial_number"])].update(import_id=import_id, request_id=exc.request_id)
                     else:
                         rest.append(e)
                 pending = rest
                 continue
-            for e, rec in zip(pending, (resp.body or {}).get("value", []), strict=False):
+            # Each record of the answer goes to the device with its serial number: Graph does not promise to answer
+            # in the order of the request.
+            answered = by_serial((resp.body or {}).get("value") or [])
+            missing = []
+            for e in pending:
+                rec = answered.get(serial_key(e["serial_number"]))
+                if rec is None:
+                    missing.append(e)
+                    continue
                 tracked[rec["id"]] = e
-                results[e["serial_number"].upper()].update(import_id=import_id, request_id=resp.request_id)
+                results[serial_key(e["serial_number"])].update(import_id=import_id, request_id=resp.request_id)
+            if missing:  # the answer left devices out: the service may still have taken them, look once
+                found = by_serial(self._records_with(import_id))
+                for e in missing:
+                    res = results[serial_key(e["serial_number"])]
+                    res.update(import_id=import_id, request_id=resp.request_id)
+                    rec = found.get(serial_key(e["serial_number"]))
+                    if rec is not None:
+                        tracked[rec["id"]] = e
+                    else:
+                        res["outcome"] = UNEXPECTED
+                        self.warnings.append("the import answer holds no record for serial %s and the service kept "
+                                             "none (request-id %s)" % (_echo.clip(e["serial_number"], 60),
+                                                                       resp.request_id))
             pending = []
         return tracked
 
@@ -437,22 +515,28 @@ class Registrar:
         return [r for r in self.client.paged(IMPORTED) if r.get("importId") == import_id]
 
     def _wait(self, tracked):
-        """Poll the import records until none of ours is still processing (or the timeout)."""
-        deadline = self.clock() + self.timeout
+        """Poll the import records until none of ours is still processing (or the timeout). Each look is counted in
+        ``self.looks``. A listed record is ours when both its id and its serial number are those of a device sent."""
+        started = self.clock()
+        deadline = started + self.timeout
         latest = {}
+        keys = {rec_id: serial_key(e["serial_number"]) for rec_id, e in tracked.items()}
         while True:
-            waiting = 0
+            counts = {READY: 0, PENDING: 0, "failed": 0}
             seen = set()
             for rec in self.client.paged(IMPORTED):
-                if rec["id"] in tracked:
-                    latest[rec["id"]] = rec
-                    seen.add(rec["id"])
-                    if outcome_of(rec["state"]) == PENDING:
-                        waiting += 1
+                rec_id = rec.get("id")
+                if rec_id in keys and serial_key(rec.get("serialNumber")) == keys[rec_id]:
+                    latest[rec_id] = rec
+                    seen.add(rec_id)
+                    out = outcome_of(rec["state"])
+                    counts[READY if out in (READY, ALREADY) else out if out == PENDING else "failed"] += 1
             missing = [i for i in tracked if i not in seen]
             for rec_id in missing:  # someone deleted it: the record's verdict is lost, look at the device
                 latest.pop(rec_id, None)
-            if not waiting or not self.wait:
+            self.looks.append({"t": round(self.clock() - started, 1), "ready": counts[READY],
+                               "pending": len(tracked) - counts[READY] - counts["failed"], "failed": counts["failed"]})
+            if not counts[PENDING] or not self.wait:
                 break
             if self.clock() + self.poll_interval > deadline:
                 break
@@ -460,7 +544,7 @@ class Registrar:
         if missing:
             found = find_registered(self.client, [tracked[i]["serial_number"] for i in missing])
             for rec_id in missing:
-                dev = found.get(tracked[rec_id]["serial_number"].upper())
+                dev = found.get(keys[rec_id])
                 if dev is not None:
                     latest[rec_id] = {"id": rec_id, "state": {"deviceImportStatus": "complete",
                                                               "deviceRegistrationId": dev["id"]}}

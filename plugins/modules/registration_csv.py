@@ -160,6 +160,19 @@ options:
     description: File mode of the written files. Hardware hashes are sensitive, so only the owner can read by default.
     type: raw
     default: '0600'
+  journal:
+    description:
+      - A campaign folder whose journal (V(<journal>/journal.jsonl)) records the merge's outcome for each device
+        (stage C(merge)), after the files are written.
+      - One event per serial number. Accepted devices are V(ok) / C(In upload file), with the C(file), C(line) and
+        C(batch) of the upload file that holds them. Rejected rows and conflicts whose serial was not accepted from
+        another source are V(failed) with their reason, named by serial number or, without one, by V(<file>:<line>).
+        A problem of a whole source folder (an empty folder) is not recorded.
+      - Only events that change something are appended; check mode appends nothing.
+    type: path
+  run:
+    description: Identifier of this run, recorded with every journal event (with O(journal)).
+    type: str
 notes:
   - "Runs where the files are, normally the controller (C(delegate_to: localhost) or a C(hosts: localhost) play)."
   - Hardware hashes are never returned or logged; O(records[].hardware_hash) is C(no_log).
@@ -325,6 +338,11 @@ dropped:
   returned: always
   type: list
   elements: str
+journal_appended:
+  description: Events appended to the journal (with O(journal); in check mode, the events that would be).
+  returned: always
+  type: int
+  sample: 742
 devices:
   description: Summary of each device written, without its hash.
   returned: when O(return_devices=true)
@@ -343,6 +361,7 @@ devices:
       warnings: []
 """
 
+import os
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -359,6 +378,7 @@ else:
     PANDAS_IMPORT_ERROR = None
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _merge_stage
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _registration as reg
 
 
@@ -387,6 +407,8 @@ def argument_spec():
         return_devices=dict(type="bool", default=True),
         mode=dict(type="raw", default="0600"),
         workers=dict(type="int", default=0),
+        journal=dict(type="path"),
+        run=dict(type="str"),
     )
 
 
@@ -429,6 +451,7 @@ def run(module):
         findings=result.findings,
         added=sorted(after_set - before_set),
         dropped=sorted(before_set - after_set),
+        journal_appended=0,
     )
     if params["return_devices"]:
         out["devices"] = [d.as_dict() for d in merged]
@@ -465,6 +488,16 @@ def run(module):
         reg.write_atomic(rendered, to_write, to_remove, mode=mode)
         out["written"] = to_write
         out["removed"] = to_remove
+    if params["journal"]:
+        events = _merge_stage.merge_events(
+            after, list(rendered), opts["batch_size"], result.rejected + result.conflicts,
+            campaign_dir=params["journal"], folders=[p for p in params["src"] if not os.path.isfile(p)])
+        new, warnings = _journal.append(params["journal"], "merge", events, run=params["run"],
+                                        check_mode=module.check_mode)
+        for warning in warnings:
+            module.warn(warning)
+        out["journal_appended"] = len(new)
+        out["changed"] = out["changed"] or bool(new)
     return out
 
 

@@ -1,7 +1,9 @@
 # Copyright (c) 2026, winfleet.autopilot contributors
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Register 10,000 devices against the Graph lab: the collection's batched /import versus one POST per
-device with polling (what Get-WindowsAutoPilotInfo -Online does), side by side in the same run.
+"""Register 10,000 devices against the Graph lab: the collection's register stage (what autopilot_import with
+``journal`` does: read the upload files, read the campaign journal, batched /import, wait, journal every outcome)
+versus one POST per device with polling (what Get-WindowsAutoPilotInfo -Online does), side by side in the same run.
+Both sides start from the same upload files (20 files of 500 devices, the merge's output) and read them.
 
 Both run against a fresh lab with the documented limits (100 writes / 20 s per app, 1000 requests /
 20 s per app, 1000-item pages) and a 60 s processing delay, on a clock 20 times faster than real
@@ -13,13 +15,14 @@ the one-POST-per-device side as it does the real service.  Compressed further (`
 0.01``), the service's durations shrink below that fixed CPU and the comparison drifts from the
 real one (see docs/graph.md).  Requests are counted by the lab.  Exit status 0 when both sides registered
 every device exactly once; the ratios are printed against the goals (>= 50x fewer requests, >= 20x
-less wall time) and enforced with ``--enforce-goals``.
+less wall time) and enforced with ``--enforce-goals``. The last line is ``BENCH_REGISTER {json}`` with every figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import csv
 import json
 import os
 import pathlib
@@ -36,8 +39,10 @@ for p in (REPO / "tests" / "lab", REPO / ".build" / "collections"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import Registrar, prepare  # noqa: E402
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal  # noqa: E402
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import Registrar  # noqa: E402
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphClient  # noqa: E402
+from ansible_collections.winfleet.autopilot.plugins.module_utils._register_stage import register  # noqa: E402
 from winfleet_lab import hashgen  # noqa: E402
 from winfleet_lab.graph import GraphLab  # noqa: E402
 
@@ -109,22 +114,33 @@ def make_fleet(count):
             for d in hashgen.fleet(2026, count, vm_every=0)]
 
 
+def write_upload(folder, fleet, size=500):
+    """The merge's output: registration-NNN.csv, 500 devices each (ASCII, CRLF, no quotes)."""
+    folder.mkdir(parents=True)
+    for n, start in enumerate(range(0, len(fleet), size), 1):
+        lines = ["Device Serial Number,Windows Product ID,Hardware Hash"]
+        lines += ["%s,%s,%s" % (d["serial_number"], d["product_id"], d["hardware_hash"]) for d in fleet[start:start + size]]
+        (folder / ("registration-%03d.csv" % n)).write_bytes(("\r\n".join(lines) + "\r\n").encode("ascii"))
+    return folder
+
+
 def client_for(lab, scale):
     params = dict(lab.connection(), backoff_delay=2.0 * scale, backoff_max_delay=60.0 * scale, backoff_retries=50,
                   timeout=120)
     return GraphClient(params)
 
 
-def run_collection(lab, fleet, scale):
+def run_collection(lab, upload, campaign, scale):
+    """autopilot_import's work with journal (the register role's one task), timed from reading the upload files
+    (the module decodes every hash locally too) to the last journal line."""
     start = time.monotonic()
     client = client_for(lab, scale)
-    entries, _warnings = prepare(fleet)  # the module decodes every hash locally first: timed too
-    reg = Registrar(client, batch_size=500, poll_interval=15.0 * scale, wait=True, timeout=3600,
-                    delete_import_records=False)
-    results = reg.run(entries)
+    stage = register(client, paths=[str(upload)], journal=str(campaign), run="bench", batch_size=500,
+                     poll_interval=15.0 * scale, wait_timeout=3600, delete_import_records=False)
     wall = time.monotonic() - start
-    ok = sum(1 for r in results if r["outcome"] == "Ready for user")
-    return wall, ok, client
+    ok = sum(1 for r in stage.results if r["outcome"] == "Ready for user")
+    journaled = sum(1 for ev in _journal.read(str(campaign)).events if ev["status"] == "Ready for user")
+    return wall, ok, client, journaled, len(stage.looks)
 
 
 def run_cleanup(lab, fleet, scale):
@@ -138,10 +154,15 @@ def run_cleanup(lab, fleet, scale):
     return time.monotonic() - start, len(ids)
 
 
-def run_baseline(lab, fleet, scale, poll=30.0):
-    """One POST per device, then poll each import record every 30 s while any is 'unknown', then look up each
-    registered device (Get-WindowsAutoPilotInfo.ps1 3.x -Online)."""
+def run_baseline(lab, upload, scale, poll=30.0):
+    """Read the upload files, one POST per device, then poll each import record every 30 s while any is 'unknown',
+    then look up each registered device (Get-WindowsAutoPilotInfo.ps1 3.x -Online, Import-AutopilotCSV)."""
     start = time.monotonic()
+    fleet = []
+    for path in sorted(upload.glob("*.csv")):
+        with open(path, newline="", encoding="ascii") as fh:
+            fleet += [{"serial_number": row["Device Serial Number"], "hardware_hash": row["Hardware Hash"]}
+                      for row in csv.DictReader(fh)]
     client = client_for(lab, scale)
     ids = {}
     for d in fleet:
@@ -202,17 +223,21 @@ def main(argv=None):
                                      "in its own process" if args.lab_process else "in this process"))
     failures = []
     with tempfile.TemporaryDirectory(prefix="bench-register-") as tmp:
+        campaign = pathlib.Path(tmp) / "campaign"
+        upload = write_upload(campaign / "upload", fleet)
         labs = {}
         rows = {}
+        journaled = looks = 0
         for name in ("collection", "baseline"):
             kind = LabProcess if args.lab_process else InProcessLab
             labs[name] = kind(pathlib.Path(tmp) / name, scale, args.processing_delay)
         try:
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
-                wall, ok, client = pool.submit(run_collection, labs["collection"], fleet, scale).result()
+                wall, ok, client, journaled, looks = pool.submit(run_collection, labs["collection"], upload, campaign,
+                                                                 scale).result()
             req, thr = graph_requests(labs["collection"])
             rows["collection"] = (req, wall, ok, thr, client.stats)
-            wall_b, ok_b, client_b = run_baseline(labs["baseline"], fleet, scale)
+            wall_b, ok_b, client_b = run_baseline(labs["baseline"], upload, scale)
             req_b, thr_b = graph_requests(labs["baseline"])
             rows["baseline"] = (req_b, wall_b, ok_b, thr_b, client_b.stats)
             for name, lab in labs.items():
@@ -222,6 +247,10 @@ def main(argv=None):
                 if lost or dups or max_created != 1:
                     failures.append("%s lost %d / duplicated %d / max import records per device %d"
                                     % (name, lost, dups, max_created))
+            print("  collection journaled %d devices Ready for user, %d looks at the import records"
+                  % (journaled, looks))
+            if journaled != len(fleet):
+                failures.append("the collection journaled %d of %d devices" % (journaled, len(fleet)))
             if args.cleanup:
                 cwall, n = run_cleanup(labs["collection"], fleet, scale)
                 req_c, _ = graph_requests(labs["collection"])
@@ -246,6 +275,17 @@ def main(argv=None):
         failures += [k for k, v in goals.items() if not v]
     for f in failures:
         print("  FAIL: %s" % f)
+
+    def side(name):
+        req, wall_s, ok, thr, _stats = rows[name]
+        return {"requests": req, "wall_s": round(wall_s, 2), "throttled": thr, "registered": ok}
+
+    print("BENCH_REGISTER " + json.dumps({
+        "devices": len(fleet), "time_scale": scale, "processing_delay": args.processing_delay,
+        "lab": "process" if args.lab_process else "in-process", "collection": side("collection"),
+        "baseline": side("baseline"), "requests_ratio": round(req_ratio, 1), "wall_ratio": round(wall_ratio, 2),
+        "goals": {"requests_50x": goals["requests >= 50x"], "wall_20x": goals["wall time >= 20x"]},
+        "journaled": journaled, "looks": looks, "failures": failures}, sort_keys=True), flush=True)
     # Exit 1 only for correctness (lost or duplicated devices) unless --enforce-goals.
     return 1 if failures else 0
 

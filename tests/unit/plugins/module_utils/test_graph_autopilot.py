@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime
+import pathlib
 
 import pytest
 
@@ -23,12 +24,48 @@ def test_reads_the_merge_modules_csv(tmp_path):
     assert out[1]["assigned_user"] == "alice@contoso.com" and out[1]["line"] == 3
 
 
-@pytest.mark.parametrize("header", ["Serial,Hash", "Device Serial Number,Windows Product ID,Hardware Hash,Extra"])
-def test_bad_header_names_line_one(tmp_path, header):
+@pytest.mark.parametrize("header", ["Serial,Hash", "Device Serial Number,Windows Product ID,Hardware Hash,Extra",
+                                    "Device Serial Number,Windows Product ID,Hardware Hash,Manufacturer name,Device model"])
+def test_a_file_in_another_format_is_refused_by_name(tmp_path, header):
     p = tmp_path / "bad.csv"
     p.write_bytes((header + "\r\nA,,B\r\n").encode())
-    with pytest.raises(InputError, match="line 1"):
+    with pytest.raises(InputError, match=r"Upload file .*bad\.csv is not in the Autopilot registration format"):
         ap.read_registration_csv(str(p))
+
+
+def test_upload_files_from_folders_and_globs_in_any_encoding(tmp_path):
+    rows = devices(6, 4)
+    folder = tmp_path / "upload"
+    folder.mkdir()
+    write_csv(folder / "registration-001.csv", rows[:2], group_tag=True)
+    second = write_csv(tmp_path / "b.csv", rows[2:])
+    # Windows PowerShell's UTF-16 with BOM and LF line ends
+    text = pathlib.Path(second).read_bytes().decode("ascii").replace("\r\n", "\n")
+    (folder / "registration-002.csv").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
+    (folder / "notes.txt").write_text("not an upload file")
+    out, sources = ap.read_upload_files([str(folder)])
+    assert [d["serial_number"] for d in out] == [r["serial_number"] for r in rows]
+    assert [s["dialect"] for s in sources] == ["autopilot-4", "autopilot-3"]
+    assert out[2]["file"].endswith("registration-002.csv") and out[2]["line"] == 2
+    assert out[0]["group_tag"] is None and out[2]["group_tag"] is None
+    again, _sources = ap.read_upload_files([str(folder / "registration-*.csv")])
+    assert again == out
+
+
+@pytest.mark.parametrize("what,message", [
+    ("missing.csv", "missing.csv: no such file or folder"),
+    ("nothing-*.csv", r"nothing-\*.csv: no file matches this pattern"),
+])
+def test_an_upload_path_that_matches_nothing_fails(tmp_path, what, message):
+    with pytest.raises(InputError, match=message):
+        ap.read_upload_files([str(tmp_path / what)])
+
+
+def test_a_row_longer_than_the_header_names_its_line(tmp_path):
+    p = tmp_path / "long.csv"
+    p.write_bytes(b"Device Serial Number,Windows Product ID,Hardware Hash\r\nA,,B\r\nC,,D,extra\r\n")
+    with pytest.raises(InputError, match=r"long\.csv line 3: more columns than the header's 3"):
+        ap.read_upload_files([str(p)])
 
 
 def test_prepare_dedupes_pads_and_keeps_the_service_in_charge():
