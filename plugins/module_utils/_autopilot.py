@@ -351,7 +351,7 @@ class Registrar:
                 results[serial_key(e["serial_number"])]["record_id"] = rec_id
         if tracked and on_submitted is not None:
             on_submitted([results[serial_key(e["serial_number"])] for e in tracked.values()])
-        states = self._wait(tracked) if tracked else {}
+        states = self._wait(tracked, settle=bool(submitted)) if tracked else {}
         finished = list(adopted)
         for rec_id, e in tracked.items():
             res = results[serial_key(e["serial_number"])]
@@ -514,11 +514,17 @@ class Registrar:
     def _records_with(self, import_id):
         return [r for r in self.client.paged(IMPORTED) if r.get("importId") == import_id]
 
-    def _wait(self, tracked):
+    def _wait(self, tracked, settle=False):
         """Poll the import records until none of ours is still processing (or the timeout). Each look is counted in
-        ``self.looks``. A listed record is ours when both its id and its serial number are those of a device sent."""
+        ``self.looks``. A listed record is ours when both its id and its serial number are those of a device sent.
+
+        With ``settle`` (records this call just created) the first look comes one poll interval after the import:
+        the service never has a verdict sooner, and a look at thousands of records costs one listing page per
+        thousand."""
         started = self.clock()
         deadline = started + self.timeout
+        if settle and self.wait and self.clock() + self.poll_interval <= deadline:
+            self.sleep(self.poll_interval)
         latest = {}
         keys = {rec_id: serial_key(e["serial_number"]) for rec_id, e in tracked.items()}
         while True:
