@@ -132,11 +132,15 @@ def test_import_is_asynchronous_and_unpadded_base64_is_refused(graph_lab):
     assert all(x["hardwareIdentifier"] is None for x in recs)
     lab.service.handle("POST", "/_lab/process", {}, {}, b"")
     states = {x["id"]: s.get(lab.url + "/beta/%s/%s" % (IMPORTED, x["id"]), timeout=10).json()["state"] for x in recs}
-    first, second, dup = (states[x["id"]] for x in recs)
-    assert (first["deviceImportStatus"], first["deviceErrorName"]) == ("complete", "None")
-    assert first["deviceRegistrationId"]
-    assert second["deviceImportStatus"] == "complete"
-    assert (dup["deviceImportStatus"], dup["deviceErrorName"]) == ("error", "ZtdDeviceDuplicated")
+    # Graph promises no order for the records /import returns: pair them with the request by serial number.
+    by_serial = {}
+    for x in recs:
+        by_serial.setdefault(x["serialNumber"], []).append(states[x["id"]])
+    twice, once = by_serial[dev[0]["serial_number"]], by_serial[dev[1]["serial_number"]]
+    assert sorted((st["deviceImportStatus"], st["deviceErrorName"]) for st in twice) == [
+        ("complete", "None"), ("error", "ZtdDeviceDuplicated")]
+    assert all(st["deviceRegistrationId"] for st in twice if st["deviceImportStatus"] == "complete")
+    assert [st["deviceImportStatus"] for st in once] == ["complete"]
     unpadded = dev[0]["hardware_hash"].rstrip("=")[:-1]
     bad = s.post(lab.url + "/beta/" + IMPORTED + "/import", timeout=10, json={
         "importedWindowsAutopilotDeviceIdentities": [{"serialNumber": "X", "hardwareIdentifier": unpadded}]})
