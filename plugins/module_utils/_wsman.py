@@ -19,6 +19,7 @@ validation and channel binding, Kerberos/CredSSP when their libraries are instal
 from __future__ import annotations
 
 import errno
+import functools
 import uuid
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
@@ -255,9 +256,9 @@ def prewarm():
 
 # --------------------------------------------------------------------------------------------- client
 class _Transport(Transport):
-    """pywinrm's transport, except that once the session is authenticated requests stops re-reading proxy, netrc and
-    CA-bundle settings from the environment on every request (a measurable share of the controller CPU per device).
-    The proxy is still honoured: pywinrm resolved it when it built the session."""
+    """pywinrm's transport, except that once pywinrm has built the session requests stops re-reading proxy, netrc and
+    CA-bundle settings from the environment on every request (a measurable share of the controller CPU per device),
+    the NTLM handshake included. The proxy is still honoured: pywinrm resolved it when it built the session."""
 
     def build_session(self):
         if self.session is not None:
@@ -266,13 +267,34 @@ class _Transport(Transport):
         session.trust_env = False
         return session
 
+    def setup_encryption(self, session):
+        # pywinrm calls this at the end of build_session, after resolving proxies and the CA bundle: the handshake's
+        # three requests need the environment no more than the later ones.
+        session.trust_env = False
+        super().setup_encryption(session)
+
+
+@functools.lru_cache(maxsize=16)
+def _ntlm_hashes(password):
+    """``LM:NT`` (hex) of a password: the pass-the-hash form pyspnego (and so requests-ntlm) takes as a password.
+
+    pyspnego derives both hashes again for every NTLM context; the LM hash is DES in pure Python, about 2 ms of CPU
+    per device. The hashes are as secret as the password and stay in this process's memory like it. ``None`` when
+    pyspnego's hash functions are not where this version expects them: the password is then passed as it is.
+    """
+    try:
+        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+    except ImportError:  # pragma: no cover - another pyspnego layout: no shortcut
+        return None
+    return "%s:%s" % (lmowfv1(password).hex(), ntowfv1(password).hex())
+
 
 class WSManClient:
     """One device. ``label`` names it in messages (inventory name); nothing here logs credentials or data."""
 
     def __init__(self, host, port=None, scheme=None, path="/wsman", transport=None, username=None, password=None,
                  cert_validation=True, ca_trust_path=None, operation_timeout=20, read_timeout=None,
-                 message_encryption="auto", label=None, proxy=None):
+                 message_encryption="auto", label=None, proxy=None, transport_options=None):
         if not HAS_WINRM:
             raise ConfigError("pywinrm is required on the controller: %s" % WINRM_IMPORT_ERROR)
         if not host:
@@ -298,6 +320,8 @@ class WSManClient:
         netloc = "[%s]:%d" % (host, port) if ":" in host else "%s:%d" % (host, port)
         self.endpoint = "%s://%s%s" % (scheme, netloc, path or "/wsman")
         self.operation_timeout = operation_timeout
+        if transport == "ntlm" and password and ":" not in password:
+            password = _ntlm_hashes(password) or password
         options = {
             "username": username, "password": password, "server_cert_validation": "validate" if cert_validation else "ignore",
             "ca_trust_path": ca_trust_path or "legacy_requests", "message_encryption": message_encryption, "proxy": proxy,
@@ -305,9 +329,10 @@ class WSManClient:
         try:
             self._protocol = Protocol(self.endpoint, transport=transport, read_timeout_sec=read_timeout,
                                       operation_timeout_sec=operation_timeout, **options)
+            # transport_options: pywinrm's Kerberos/CredSSP/certificate settings (service, kerberos_delegation, ...)
             self._protocol.transport = _Transport(endpoint=self.endpoint, auth_method=transport, read_timeout_sec=read_timeout,
-                                                  **options)
-        except (WinRMError, ValueError) as exc:
+                                                  **options, **(transport_options or {}))
+        except (WinRMError, ValueError, TypeError) as exc:
             raise ConfigError("cannot set up WinRM (%s) to %s: %s" % (transport, self.label, exc))
 
     @property

@@ -36,8 +36,8 @@ attributes:
   check_mode:
     support: full
     details:
-      - The device is read in check mode too (reading changes nothing); the CSV file is not written and the device is
-        not shut down, but C(changed) says whether they would be.
+      - The device is read in check mode too (reading changes nothing); the CSV file is not written, nothing is
+        appended to the journal and the device is not shut down, but C(changed) says whether they would be.
   diff_mode:
     support: none
   idempotent:
@@ -83,6 +83,23 @@ options:
       - Each retry is named in the task's warnings; the result's RV(attempts) says how many reads it took.
     type: int
     default: 2
+  journal:
+    version_added: 0.2.0
+    description:
+      - The campaign folder whose C(journal.jsonl) records the host's outcome (stage C(collect)), with the same events
+        M(winfleet.autopilot.fleet_hardware_hash_info) records.
+      - A host the journal shows as collected is skipped (unless O(recollect)); a host read after an earlier failure
+        has that failure marked as skipped (C(Collected as <serial>)).
+    type: path
+  run:
+    version_added: 0.2.0
+    description: Identifier of this run, recorded with the journal events.
+    type: str
+  recollect:
+    version_added: 0.2.0
+    description: Read the host again even when the journal shows it as collected.
+    type: bool
+    default: false
   shutdown:
     description:
       - Shut the device down after it was read (C(shutdown /s /t 0) in a WinRS cmd shell).
@@ -96,8 +113,10 @@ notes:
     V(basic) needs HTTPS unless the device allows unencrypted traffic.
   - The account must be an administrator of the device. A local account is filtered by UAC remote restrictions unless
     C(LocalAccountTokenFilterPolicy) is set to 1; the error message says so.
-  - For speed on large fleets raise C(forks) (for example C(-f 50)); the work per device is mostly waiting on the network.
+  - For a whole fleet use M(winfleet.autopilot.fleet_hardware_hash_info), which reads many devices in one task with
+    the same records and errors; this module runs one task per host (for ad-hoc use, and for O(shutdown)).
 seealso:
+  - module: winfleet.autopilot.fleet_hardware_hash_info
   - name: Get-WindowsAutopilotInfo
     description: The PowerShell script that reads the same classes on the device itself.
     link: https://www.powershellgallery.com/packages/Get-WindowsAutopilotInfo
@@ -269,7 +288,8 @@ error:
   description:
     - Why the device could not be read, as a stable name.
     - V(unreachable), V(timed_out), V(connection_dropped), V(certificate), V(bad_credentials), V(not_administrator),
-      V(windows_too_old), V(hash_empty), V(wmi_provider_error), V(wsman_fault), V(config), V(shutdown_failed).
+      V(windows_too_old), V(hash_empty), V(wmi_provider_error), V(wsman_fault), V(config), V(shutdown_failed),
+      V(journal).
   returned: failure
   type: str
   sample: not_administrator
@@ -277,20 +297,11 @@ error:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils._fleet_collect import HOST_ARGUMENT_SPEC
+
 
 def main():
-    module = AnsibleModule(
-        argument_spec={
-            "include_hash": {"type": "bool", "default": True},
-            "group_tag": {"type": "str", "default": ""},
-            "assigned_user": {"type": "str", "default": ""},
-            "csv_dir": {"type": "path"},
-            "csv_encoding": {"type": "str", "default": "ascii", "choices": ["ascii", "utf-16"]},
-            "read_retries": {"type": "int", "default": 2},
-            "shutdown": {"type": "bool", "default": False},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=HOST_ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="winfleet.autopilot.hardware_hash_info runs on the controller through its action plugin; "
                          "it cannot run as a module on the target")
 

@@ -9,23 +9,13 @@ import socket
 import pytest
 
 from winfleet_lab import hashgen
-from winfleet_lab.fixtures_wsman import ansible_env, run_playbook, running_lab
+from winfleet_lab.fixtures_wsman import FAULT_FLEET, FAULT_HEALTHY, ansible_env, run_playbook, running_lab
 
 pytestmark = pytest.mark.integration
 
 PLAYBOOK = __import__("pathlib").Path(__file__).parent / "collect" / "collect.yml"
 
-FAULTS = {
-    "pc0003": "offline",
-    "pc0004": "silent",
-    "pc0005": "bad_password",
-    "pc0006": "access_denied",
-    "pc0007": "too_old",
-    "pc0008": "empty_hash",
-    "pc0009": "mi_result_1",
-    "pc0010": "drop",
-    "pc0011": {"slow": 300},
-}
+FAULTS = FAULT_FLEET
 # error kind and words each message must carry
 EXPECTED = {
     "pc0003": ("unreachable", "connection refused"),
@@ -37,7 +27,7 @@ EXPECTED = {
     "pc0009": ("wmi_provider_error", "KB5013942"),
     "pc0010": ("connection_dropped", "dropped the connection"),
 }
-HEALTHY = ["pc0000", "pc0001", "pc0002", "pc0011"]
+HEALTHY = FAULT_HEALTHY
 
 
 @pytest.fixture(scope="module")

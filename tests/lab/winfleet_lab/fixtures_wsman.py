@@ -18,6 +18,23 @@ import sys
 from winfleet_lab.playbook import BIN, ansible_env
 from winfleet_lab.wsman import EventLog, Fleet, Lab
 
+# The fault fleet the collect tests share: one device per fault (by inventory name), and the error each must give.
+FAULT_FLEET = {
+    "pc0003": "offline",
+    "pc0004": "silent",
+    "pc0005": "bad_password",
+    "pc0006": "access_denied",
+    "pc0007": "too_old",
+    "pc0008": "empty_hash",
+    "pc0009": "mi_result_1",
+    "pc0010": "drop",
+    "pc0011": {"slow": 300},
+}
+FAULT_ERRORS = {"pc0003": "unreachable", "pc0004": "timed_out", "pc0005": "bad_credentials", "pc0006": "not_administrator",
+                "pc0007": "windows_too_old", "pc0008": "hash_empty", "pc0009": "wmi_provider_error",
+                "pc0010": "connection_dropped"}
+FAULT_HEALTHY = ["pc0000", "pc0001", "pc0002", "pc0011"]
+
 
 @contextlib.contextmanager
 def running_lab(http_port=5985, https_port=5986, workdir=None, **fleet_kwargs):
@@ -98,4 +115,5 @@ class LabProcess:
             self.proc.stderr.close()
 
 
-__all__ = ["EventLog", "Fleet", "Lab", "LabProcess", "ansible_env", "run_adhoc", "run_playbook", "running_lab"]
+__all__ = ["FAULT_ERRORS", "FAULT_FLEET", "FAULT_HEALTHY", "EventLog", "Fleet", "Lab", "LabProcess", "ansible_env",
+           "run_adhoc", "run_playbook", "running_lab"]

@@ -45,6 +45,8 @@ def main(argv=None):
     s.add_argument("--allow-unencrypted", action="store_true", help="accept Basic and plain SOAP over HTTP")
     s.add_argument("--http-port", type=int, default=5985)
     s.add_argument("--https-port", type=int, default=5986)
+    s.add_argument("--no-https", action="store_true",
+                   help="only the HTTP listener (what 'winrm quickconfig' sets up); halves the sockets of a large fleet")
     s.add_argument("--workdir", default=".build/wsman-lab", help="certificates, NTLM account files, inventory, event log")
     s.add_argument("--inventory", help="inventory path (default WORKDIR/inventory.ini)")
     s.add_argument("--scheme", choices=["http", "https"], default="http", help="scheme written to the inventory")
@@ -66,7 +68,7 @@ def main(argv=None):
         spec = {"count": count, "seed": 7 if a.seed is None else a.seed, "base_address": a.base_address or "127.0.9.1",
                 "latency_ms": a.latency_ms or 0, "faults": faults, "allow_unencrypted": a.allow_unencrypted}
         fleet = Fleet.generate(events=events, **spec)
-    lab = Lab(fleet, http_port=a.http_port, https_port=a.https_port, workdir=os.path.abspath(a.workdir))
+    lab = Lab(fleet, http_port=a.http_port, https_port=a.https_port, workdir=os.path.abspath(a.workdir), tls=not a.no_https)
     lab.start()
     inventory = os.path.abspath(a.inventory or os.path.join(a.workdir, "inventory.ini"))
     fleet.write_inventory(inventory, ca_path=lab.ca_path, transport=a.transport, scheme=a.scheme)

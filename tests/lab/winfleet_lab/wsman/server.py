@@ -258,9 +258,15 @@ class Lab:
         path = self._user_files.get(key)
         if path is None:
             path = os.path.join(self.workdir, "ntlm-users-%d.txt" % len(self._user_files))
+            # The account's LM and NT hashes (smbpasswd lines, as a SAM keeps them), not its password: pyspnego would
+            # derive them again at every authentication (the LM hash is DES in pure Python, about 2 ms each).
+            from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+
+            lm, nt = lmowfv1(host.password).hex().upper(), ntowfv1(host.password).hex().upper()
             with open(path, "w", encoding="utf-8") as fh:
                 for domain in ("", ".", host.computer_name, "WORKGROUP"):
-                    fh.write("%s:%s:%s\n" % (domain, host.username, host.password))
+                    account = "%s\\%s" % (domain, host.username) if domain else host.username
+                    fh.write("%s:1000:%s:%s:[U          ]:LCT-00000000\n" % (account, lm, nt))
             self._user_files[key] = path
         return path
 
