@@ -164,10 +164,11 @@ def test_job_events_show_the_campaign(job):
     roles = {ev["event_data"].get("role", "").rsplit(".", 1)[-1] for ev in events
              if ev["event"] == "playbook_on_task_start"}
     assert set(STAGES) <= roles, roles
-    # the collector reports each device's outcome (the unreadable ones too: the role journals them, they do not fail
-    # the play), the offline device unreachable, the other-password device refused
-    errors = {ev["event_data"]["host"]: ev["event_data"]["res"].get("error") for ev in events
-              if ev["event"] == "runner_on_ok" and ev["event_data"].get("task") == "Read the hardware hash over WinRM"}
+    # the fleet collector (one task for the batch) reports each device's outcome (the unreadable ones too: it
+    # journals them, they do not fail the play), the offline device unreachable, the other-password device refused
+    (read,) = [ev["event_data"]["res"] for ev in events if ev["event"] == "runner_on_ok"
+               and ev["event_data"].get("task") == "Read the hardware hashes of the batch over WinRM"]
+    errors = {host: res.get("error") for host, res in read["devices"].items()}
     assert errors == {"pc%04d" % i: {2: "unreachable", 3: "bad_credentials"}.get(i) for i in range(COUNT)}, errors
     (stats,) = [ev["event_data"] for ev in events if ev["event"] == "playbook_on_stats"]
     assert stats["failures"].get("localhost", 0) == 0 and stats["ok"].get("localhost", 0) > 0
