@@ -35,7 +35,7 @@ options:
 notes:
   - "List forms: the records of every entry are looked up and deleted in one task (Microsoft Graph: C($batch)
     requests of 20; LDAP: one connection; ConfigMgr: one session). Each entry is judged on its own: a refused guard
-    or a refused deletion fails that entry (RV(results[].failed), RV(results[].msg)) and the others go on; the task
+    or a refused deletion fails that entry (C(failed) and C(msg) in its RV(results) entry) and the others go on; the task
     then fails once, naming every failed entry, with RV(removed) and RV(results) still returned."
   - A record that is already gone is not an error (nothing to do, or gone meanwhile); a second run reports no change.
 """

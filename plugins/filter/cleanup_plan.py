@@ -101,8 +101,8 @@ def cleanup_step(plan, service, done=None):
     if service not in stage.SERVICES:
         from ansible.errors import AnsibleFilterError
 
-        raise AnsibleFilterError("cleanup_step: service must be one of %s, got %r" % (", ".join(stage.SERVICES),
-                                                                                     service))
+        raise AnsibleFilterError("cleanup_step: service must be one of %s, got %r"
+                                 % (", ".join(stage.SERVICES), service))
     return stage.step(plan, service, done)
 
 

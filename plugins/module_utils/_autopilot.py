@@ -97,8 +97,8 @@ def read_upload_files(paths):
         found = list(rows)
         if info.problems:
             first = info.problems[0]
-            raise InputError("Upload file %s%s: %s" % (path, " line %d" % first.line if first.line else "",
-                                                        first.reason), path=path, line=first.line)
+            where = " line %d" % first.line if first.line else ""
+            raise InputError("Upload file %s%s: %s" % (path, where, first.reason), path=path, line=first.line)
         if not (info.dialect or "").startswith("autopilot-"):
             raise InputError("Upload file %s is not in the Autopilot registration format: its header is %r, the format "
                              "is %s. Merge it with registration_csv format=autopilot."

@@ -344,7 +344,7 @@ def intune_absent_many(client, entries, check_mode=False, require_serial_match=T
                                    "Intune managed device")
             except GuardError as exc:
                 _fail_entry(res, exc)
-    _delete_many(client, results, MANAGED, check_mode, lambda rec: _removed_view(rec))
+    _delete_many(client, results, MANAGED, check_mode, _removed_view)
     return results
 
 

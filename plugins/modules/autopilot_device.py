@@ -348,8 +348,8 @@ def main():
                            required_one_of=[("serial_number", "id") + lists],
                            mutually_exclusive=[("client_secret", "client_certificate_path"), ("devices", "serial_numbers"),
                                                ("devices", "ids")]
-                           + [(many, one) for many in lists for one in ("serial_number", "id", "group_tag",
-                                                                          "assigned_user", "display_name")])
+                           + [(many, one) for many in lists
+                              for one in ("serial_number", "id", "group_tag", "assigned_user", "display_name")])
     try:
         many = any(module.params[o] is not None for o in lists)
         if many:

@@ -6,7 +6,7 @@ with the same interpreter and ansible-core. Each run is timed twice: the first r
 register, deliver, report) and the re-run that finds nothing left to do. Prints the pairs and their ratios and ends
 with one line ``BENCH_REFRESH {json}``.
 
-    python tests/bench/bench_refresh.py [--baseline 38be25f] [--rounds 2]
+    python tests/bench/bench_refresh.py [--baseline 903be3b] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tempfile
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # The last commit before the campaign engine moved to stock Ansible (in-process modules, batched strategy).
-DEFAULT_BASELINE = "38be25f"
+DEFAULT_BASELINE = "903be3b"
 
 ONE_RUN = r"""
 import json, sys, time

@@ -49,7 +49,7 @@ def _batch(lab, reqs):
 def test_responses_are_correlated_by_id_not_by_position(lab):
     reqs = [{"id": "r%d" % i, "method": "GET", "url": "/devices?$filter=displayName eq 'PC-%d'" % i} for i in range(20)]
     orders = set()
-    for _ in range(3):
+    for _round in range(3):
         status, body = _batch(lab, reqs)
         assert status == 200
         orders.add(tuple(r["id"] for r in body["responses"]))

@@ -280,7 +280,7 @@ class Listener:
         self.sock.settimeout(0.1)
         while not self._stop:
             try:
-                conn, _ = self.sock.accept()
+                conn, _addr = self.sock.accept()
             except OSError:
                 continue
             if self.answer:
@@ -391,6 +391,7 @@ def test_collect_device_maps_errors_to_results():
     assert res["failed"] is True and res["error"] == "unreachable" and "connection refused" in res["msg"]
     assert res["attempts"] == 1 and res["changed"] is False and "pc9" in res["msg"]
     with pytest.raises(ConfigError):
-        WSManClient(label="x", **dict(_settings(1), scheme="gopher"))
-    res, _ = fc.collect_device("pc9", dict(_settings(1), scheme="https", cert_validation=False))
+        gopher = dict(_settings(1), scheme="gopher")
+        WSManClient(label="x", **gopher)
+    res, _client = fc.collect_device("pc9", dict(_settings(1), scheme="https", cert_validation=False))
     assert res["warnings"][0].startswith("pc9: the WinRM server's certificate is not validated")

@@ -6,6 +6,8 @@ client's $batch (dependsOn, 424, responses in any order)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _autopilot_devices as apd
@@ -33,14 +35,14 @@ def client(lab):
 def _seed(lab, seed, count, join="hybrid"):
     out = []
     for dev in devices(seed, count):
-        out.append((dev["serial_number"], lab.service.seed_reused(dev["serial_number"], dev["hardware_hash"], join,
-                                                                   "alice@lab")))
+        seeded = lab.service.seed_reused(dev["serial_number"], dev["hardware_hash"], join, "alice@lab")
+        out.append((dev["serial_number"], seeded))
     return out
 
 
 def test_client_batch_depends_on_and_424(lab, client):
     calls = [{"method": "GET", "url": AP + "/00000000-0000-0000-0000-00000000abcd"},
-             {"method": "GET", "url": AP, "depends_on": [0]}] + [{"method": "GET", "url": AP} for _ in range(20)]
+             {"method": "GET", "url": AP, "depends_on": [0]}] + [{"method": "GET", "url": AP} for _n in range(20)]
     calls.append({"method": "GET", "url": AP, "depends_on": [0]})  # in the second $batch request: answered here
     res = client.batch(calls)
     assert [r.status for r in res[:2]] == [404, 424] and all(r.status == 200 for r in res[2:-1])
@@ -81,8 +83,11 @@ def test_autopilot_bulk_removal_one_wait_and_updates(lab, client):
     check = apd.absent_many(client, entries, check_mode=True)
     assert [r["changed"] for r in check] == [True, True, True, True, False]
     sleeps = []
-    res = apd.absent_many(client, entries, timeout=30, interval=0.05, sleep=lambda s: (sleeps.append(s),
-                                                                                        __import__("time").sleep(s)))
+    def sleep(seconds):
+        sleeps.append(seconds)
+        time.sleep(seconds)
+
+    res = apd.absent_many(client, entries, timeout=30, interval=0.05, sleep=sleep)
     assert [r["removed"] for r in res[:3]] == [True, True, True] and res[4]["removed"] is None
     assert res[3]["failed"] and "enrolled in Intune" in res[3]["msg"]  # its Intune record is still there
     assert all(lab.service.records(s)["autopilot"] == [] for s in serials[:3])

@@ -41,8 +41,8 @@ def run(tmp_path, *sources, **opts):
 
 def no_hash_text(result, hashes):
     """The whole result as the module would return it: no piece of any hash in it."""
-    text = json.dumps({k: getattr(result, k) for k in ("sources", "rejected", "findings", "duplicates",
-                                                        "conflicts", "skipped")})
+    keys = ("sources", "rejected", "findings", "duplicates", "conflicts", "skipped")
+    text = json.dumps({k: getattr(result, k) for k in keys})
     text += json.dumps([d.as_dict() for d in result.devices])
     at = HashPieces(hashes).find(text)
     assert at is None, "hash text in the result at %d: %s" % (at, text[max(0, at - 80):at])
@@ -88,8 +88,8 @@ def test_excel_sep_line_sets_the_delimiter(tmp_path, devs, hashes):
 def test_a_hash_broken_across_two_lines_shows_no_hash_text(tmp_path, devs, hashes):
     h = hashes[0]
     path = tmp_path / "broken.csv"
-    path.write_text(A3 + "\r\n%s,,%s\r\n%s\r\n%s,,%s\r\n" % (devs[0].serial, h[:300], h[300:], devs[1].serial,
-                                                           hashes[1]))
+    rows = (devs[0].serial, h[:300], h[300:], devs[1].serial, hashes[1])
+    path.write_text(A3 + "\r\n%s,,%s\r\n%s\r\n%s,,%s\r\n" % rows)
     result, merged = run(tmp_path, path)
     assert [d.serial for d in merged] == [devs[1].serial]
     first, second = result.rejected
@@ -225,7 +225,7 @@ def test_zip_and_damaged_workbooks_are_named(tmp_path):
         z.writestr("a.csv", "x")
     (tmp_path / "hashes.csv").write_bytes(buf.getvalue())
     (tmp_path / "cut.xlsx").write_bytes(buf.getvalue()[:30])
-    result, _merged = run(tmp_path, tmp_path)
+    result, _merged = run(tmp_path, str(tmp_path))
     reasons = {r["file"].rsplit("/", 1)[1]: r["reason"] for r in result.rejected}
     assert "a ZIP archive, not a CSV file or an Excel workbook" in reasons["hashes.csv"]
     assert "damaged" in reasons["cut.xlsx"]

@@ -121,7 +121,7 @@ def test_merge_events_name_file_line_and_batch():
         {"file": campaign + "/collected/files/oem.csv", "line": 11, "serial_number": "BAD1", "reason": "conflict"},
     ]
     events = _merge_stage.merge_events(["S1", "S2", "S3"], paths, 2, problems, campaign_dir=campaign,
-                             folders=[campaign + "/collected/"])
+                                       folders=[campaign + "/collected/"])
     assert events == [
         {"serial": "S1", "outcome": "ok", "status": "In upload file",
          "detail": {"file": "registration-001.csv", "line": 2, "batch": 1}},
