@@ -375,7 +375,7 @@ def test_run_with_the_probe_reads_answering_devices_only():
             job.result = {"read": True}
 
         jobs = [fc.Job("quiet", settings=_settings(silent.port)), fc.Job("up", settings=_settings(answering.port)),
-                fc.Job("badcfg", settings=dict(_settings(answering.port), scheme="gopher"))]
+                fc.Job("badcfg", settings=_settings(answering.port, scheme="gopher"))]
         fc.run(jobs, work, concurrency=4, probe=True)
         assert sorted(read) == ["badcfg", "up"], "a settings error is the reader's to report"
         assert jobs[0].result["error"] == "timed_out"
@@ -391,7 +391,6 @@ def test_collect_device_maps_errors_to_results():
     assert res["failed"] is True and res["error"] == "unreachable" and "connection refused" in res["msg"]
     assert res["attempts"] == 1 and res["changed"] is False and "pc9" in res["msg"]
     with pytest.raises(ConfigError):
-        gopher = dict(_settings(1), scheme="gopher")
-        WSManClient(label="x", **gopher)
-    res, _client = fc.collect_device("pc9", dict(_settings(1), scheme="https", cert_validation=False))
+        WSManClient(label="x", **_settings(1, scheme="gopher"))
+    res, _client = fc.collect_device("pc9", _settings(1, scheme="https", cert_validation=False))
     assert res["warnings"][0].startswith("pc9: the WinRM server's certificate is not validated")

@@ -83,6 +83,7 @@ def test_autopilot_bulk_removal_one_wait_and_updates(lab, client):
     check = apd.absent_many(client, entries, check_mode=True)
     assert [r["changed"] for r in check] == [True, True, True, True, False]
     sleeps = []
+
     def sleep(seconds):
         sleeps.append(seconds)
         time.sleep(seconds)
