@@ -45,6 +45,23 @@ def view(dev):
     return {k: v[k] for k in VIEW_KEYS}
 
 
+def update_plan(dev, wanted):
+    """``(body, before, after)`` of an update: the Graph fields of ``wanted`` (option -> value, None = keep) that
+    differ from the registered device ``dev``, and the device's view before and after."""
+    body = {}
+    for opt, field in FIELDS:
+        if wanted.get(opt) is not None and (dev.get(field) or "") != wanted[opt]:
+            body[field] = wanted[opt]
+    if "userPrincipalName" in body:
+        body["addressableUserName"] = body["userPrincipalName"].split("@")[0] if body["userPrincipalName"] else ""
+    before = view(dev)
+    after = dict(before)
+    for opt, field in FIELDS:
+        if field in body:
+            after[opt] = body[field]
+    return body, before, after
+
+
 def check_entries(entries):
     """Each entry needs ``serial_number`` or ``id`` (non-empty, no wildcard); InputError before any request."""
     out = []
@@ -189,17 +206,7 @@ def update_many(client, entries, check_mode=False):
                        msg="Device not found: %s is not registered in Windows Autopilot; register it with "
                            "winfleet.autopilot.autopilot_import" % (e.get("id") or e.get("serial_number")))
             continue
-        body = {}
-        for opt, field in FIELDS:
-            if e.get(opt) is not None and (dev.get(field) or "") != e[opt]:
-                body[field] = e[opt]
-        if "userPrincipalName" in body:
-            body["addressableUserName"] = body["userPrincipalName"].split("@")[0] if body["userPrincipalName"] else ""
-        before = view(dev)
-        after = dict(before)
-        for opt, field in FIELDS:
-            if field in body:
-                after[opt] = body[field]
+        body, before, after = update_plan(dev, e)
         res.update(id=dev["id"], serial_number=dev.get("serialNumber") or res["serial_number"], before=before,
                    device=after, changed=bool(body), updated=[opt for opt, field in FIELDS if field in body])
         if body:

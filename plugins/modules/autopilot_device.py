@@ -218,8 +218,6 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
     AUTOPILOT,
-    device_status,
-    device_view,
     find_one,
     wait_gone,
 )
@@ -227,6 +225,8 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot_devi
     absent_many,
     check_entries,
     update_many,
+    update_plan,
+    view,
 )
 from ansible_collections.winfleet.autopilot.plugins.module_utils._bulk import failure_message
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
@@ -238,12 +238,6 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
 )
 
 PERMISSION = "DeviceManagementServiceConfig.ReadWrite.All"
-FIELDS = (("group_tag", "groupTag"), ("assigned_user", "userPrincipalName"), ("display_name", "displayName"))
-
-
-def _view(dev):
-    v = device_view(dev, device_status(dev))
-    return {k: v[k] for k in ("serial_number", "id", "group_tag", "assigned_user", "display_name", "status")}
 
 
 def run(module, client):
@@ -253,7 +247,7 @@ def run(module, client):
     if p["state"] == "absent":
         if dev is None:
             module.exit_json(changed=False, device={})
-        before = _view(dev)
+        before = view(dev)
         result = {"changed": True, "device": {}}
         if module._diff:
             result["diff"] = {"before": before, "after": {}}
@@ -276,17 +270,7 @@ def run(module, client):
     if dev is None:
         module.fail_json(msg="Device not found: %s is not registered in Windows Autopilot; register it with "
                              "winfleet.autopilot.autopilot_import" % who, status="Device not found")
-    body = {}
-    for opt, field in FIELDS:
-        if p[opt] is not None and (dev.get(field) or "") != p[opt]:
-            body[field] = p[opt]
-    if "userPrincipalName" in body:
-        body["addressableUserName"] = body["userPrincipalName"].split("@")[0] if body["userPrincipalName"] else ""
-    before = _view(dev)
-    after = dict(before)
-    for opt, field in FIELDS:
-        if field in body:
-            after[opt] = body[field]
+    body, before, after = update_plan(dev, p)
     result = {"changed": bool(body), "device": after}
     if module._diff:
         result["diff"] = {"before": before, "after": after}
@@ -294,7 +278,7 @@ def run(module, client):
         client.post("%s/%s/updateDeviceProperties" % (AUTOPILOT, dev["id"]), body, retry_unsafe=True)
         fresh = find_one(client, device_id=dev["id"])
         if fresh is not None:
-            result["device"] = _view(fresh)
+            result["device"] = view(fresh)
     module.exit_json(**result)
 
 
