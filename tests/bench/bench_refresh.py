@@ -26,7 +26,7 @@ DEFAULT_BASELINE = "903be3b"
 
 ONE_RUN = r"""
 import json, sys, time
-sys.path[:0] = [sys.argv[1] + "/tests/lab", sys.argv[1] + "/.build/collections"]
+sys.path[:0] = [sys.argv[1] + "/lab", sys.argv[1] + "/tests/lab", sys.argv[1] + "/.build/collections"]  # the lab moved to lab/
 from winfleet_lab.campaign import Campaign
 camp = Campaign(sys.argv[2], sys.argv[3], count=8, faults={"pc0003": "offline"}, seed=909, forks=8, name="bench",
                 overrides={"fleet_batch_size": 8, "fleet_max_fail_percentage": 50, "fleet_poll_interval": 1,

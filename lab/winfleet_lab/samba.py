@@ -44,7 +44,7 @@ import uuid
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / ".build" / "samba-template"
 TEMPLATE_VERSION = "1"  # bump when the provision options change
 TEMPLATE_MAX_AGE = 30 * 86400  # the DC's self-signed certificate lasts two years; stay far from it

@@ -10,7 +10,7 @@ import pathlib
 import subprocess
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 COLLECTIONS = ROOT / ".build" / "collections"
 BIN = pathlib.Path(sys.executable).parent
 # Never let a developer's own Azure credentials or CA overrides leak into a test run.
@@ -29,10 +29,10 @@ def ansible_env(**extra):
         "ANSIBLE_LOCALHOST_WARNING": "0",
         "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0",
         "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "lab"), str(COLLECTIONS)]),
+        "PYTHONPATH": str(COLLECTIONS),
         "PATH": str(BIN) + os.pathsep + os.environ.get("PATH", ""),
         "NO_PROXY": "127.0.0.1,localhost",
-        "ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "tests" / "lab" / "callback_plugins"),
+        "ANSIBLE_CALLBACK_PLUGINS": str(ROOT / "lab" / "callback_plugins"),
     })
     env.update({k: str(v) for k, v in extra.items()})
     return env
