@@ -8,7 +8,8 @@ STAMP := $(VENV)/.installed
 COLL_ROOT := $(CURDIR)/.build/collections
 LINK := $(COLL_ROOT)/ansible_collections/winfleet/autopilot
 export ANSIBLE_COLLECTIONS_PATH := $(COLL_ROOT)
-export PYTHONPATH := $(CURDIR)/tests/lab:$(COLL_ROOT)
+# The lab package (lab/, winfleet_lab) is installed into the venv (pip install -e lab): no path edits for it.
+export PYTHONPATH := $(COLL_ROOT)
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export ANSIBLE_NOCOLOR := 1
 export ANSIBLE_FORCE_COLOR := 0
@@ -28,10 +29,11 @@ help:
 	@echo "make lab    - run the Windows fleet lab in the foreground"
 	@echo "make package - the collection tarball and the execution environment's build context (.build/)"
 
-$(STAMP): requirements/dev.txt
+$(STAMP): requirements/dev.txt lab/pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found %s" % sys.version.split()[0]'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements/dev.txt
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e lab
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -39,7 +41,7 @@ venv: $(STAMP)
 # System packages the labs and tests need (Samba AD DC, Chromium + chromedriver): installed once when root,
 # otherwise the tests that need them skip with a loud message.
 SYSDEPS_STAMP := .build/.sysdeps
-$(SYSDEPS_STAMP): tools/install-chromium.sh tools/install-sudo.sh tests/lab/winfleet_lab/samba.py | venv link
+$(SYSDEPS_STAMP): tools/install-chromium.sh tools/install-sudo.sh lab/winfleet_lab/samba.py | venv link
 	@mkdir -p .build
 	tools/install-chromium.sh
 	tools/install-sudo.sh

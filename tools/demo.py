@@ -11,7 +11,7 @@ run-time connection values to .build/lab/connection.yml, runs
 
 prints where the report is and stops the labs.
 
-`Labs` (tests/lab/winfleet_lab/campaign.py) is also what the campaign tests and the reliability suite use. Another
+`Labs` (lab/winfleet_lab/campaign.py) is also what the campaign tests and the reliability suite use. Another
 lab (the Samba AD DC, the ConfigMgr AdminService) joins with `Labs.add(name, start, stop, vars)`: see
 `_optional_labs` below.
 """

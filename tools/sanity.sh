@@ -27,7 +27,7 @@ cd "$ROOT"
 # Tracked and new (not ignored) files; the lab, benchmarks and dev tooling (and ansible.cfg, which points at this
 # checkout's .build) are not part of the collection; files deleted but not yet committed are skipped.
 git ls-files -co --exclude-standard -z \
-  | grep -zv -E '^((tests/lab|tests/bench|tools|requirements|\.ci)/|ansible\.cfg$)' \
+  | grep -zv -E '^((lab|tests/bench|tools|requirements|\.ci)/|ansible\.cfg$)' \
   | xargs -0 -I{} sh -c 'test ! -e "{}" || printf "%s\0" "{}"' \
   | tar --null -T - -cf - | tar -xf - -C "$COPY"
 cd "$COPY"
