@@ -5,9 +5,13 @@
 # PRIVATE to the winfleet.autopilot collection: this module_utils file may change
 # at any time without notice. Do not import it from outside the collection.
 
-"""The deliver stage of a campaign, as pure functions (no I/O): what must change on each registered device, and the
-journal events. The ``deliver`` role calls them through the ``deliver_changes`` / ``deliver_events`` filters;
-unit tests: tests/unit/plugins/module_utils/test_deliver_stage.py.
+"""The deliver stage of a campaign for a whole fleet in one call (``autopilot_device`` with ``journal``):
+
+the journal: the devices registered ─► read them (bulk) ─► ``changes`` ─► ``updateDeviceProperties`` in ``$batch``
+    ─► read again (only when something changed) ─► the assigned users' licences ─► ``events`` ─► journal
+
+``changes`` and ``events`` are pure functions, also offered as the ``deliver_changes`` / ``deliver_events`` filters
+for playbooks that build their own deliver step; unit tests: tests/unit/plugins/module_utils/test_deliver_stage.py.
 
 * ``changes``: per registered device (``autopilot_device_info`` result), the group tag and the assigned user it
   must get - ``deliver_group_tag`` when set and different; the user ``deliver_assigned_users`` names by serial
@@ -21,6 +25,12 @@ unit tests: tests/unit/plugins/module_utils/test_deliver_stage.py.
 """
 
 from __future__ import annotations
+
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import device_info
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot_devices import check_entries, update_many
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._licence import check_users
 
 NOT_FOUND = "Device not found"
 UPDATE_FAILED = "Update failed"
@@ -122,4 +132,54 @@ def events(devices, journal=None, serials=None, assigned_users=None, licences=No
                     "outcome": "failed" if status in FAILED_STATUSES else "ok", "status": status,
                     "detail": {"group_tag": dev.get("group_tag") or "", "assigned_user": user, "licence": licence,
                                "prerequisites": prerequisites}})
+    return out
+
+
+class DeliverRun:
+    """What one deliver stage did: ``devices`` (final state), ``updates`` (``update_many``'s per-device results),
+    ``users`` (licence checks), ``events`` (computed) and ``journal_events`` (appended, or that would be)."""
+
+    def __init__(self):
+        self.devices = []
+        self.updates = []
+        self.users = []
+        self.events = []
+        self.journal_events = []
+        self.warnings = []
+
+
+def deliver(client, journal, run=None, group_tag="", assigned_users=None, required_licences=None, check_mode=False):
+    """The deliver stage: every device the campaign journal (folder ``journal``) shows as registered gets the fleet's
+    group tag and its assigned user; its final state (and its user's licences when ``required_licences`` is a list)
+    is journaled as one ``deliver`` event per device. Updates the service refuses become ``Update failed`` events
+    (so are all of them when the update fails as a whole, for example for a missing permission)."""
+    out = DeliverRun()
+    found = _journal.read(journal)
+    out.warnings.extend(found.warnings)
+    summary = _journal.summarise(found.events)
+    serials = list((summary.get("done") or {}).get("register") or [])
+    if not serials:
+        return out
+    before = device_info(client, serials)
+    planned = changes(before, summary, serials, group_tag, assigned_users)
+    update = {}
+    if planned:
+        try:
+            out.updates = update_many(client, check_entries(planned), check_mode)
+            update = {"results": out.updates}
+        except WinfleetError as exc:
+            update = {"failed": True, "msg": exc.msg, "invocation": {"module_args": {"devices": planned}}}
+    changed = any(r.get("changed") for r in out.updates)
+    if changed and check_mode:
+        after_by_serial = {_key(r["serial_number"]): r["device"] for r in out.updates if r.get("changed")}
+        out.devices = [dict(d, **after_by_serial.get(_key(d.get("serial_number")), {})) for d in before]
+    else:
+        out.devices = device_info(client, serials) if changed else before
+    users = [d.get("assigned_user") for d in out.devices if d.get("assigned_user")]
+    if users and required_licences is not None:
+        out.users = check_users(client, users, required_licences)
+    out.events = events(out.devices, summary, serials, assigned_users, {"users": out.users}, update)
+    new, warned = _journal.append(journal, "deliver", out.events, run=run, check_mode=check_mode)
+    out.journal_events.extend(new)
+    out.warnings.extend(warned)
     return out

@@ -18,7 +18,13 @@ description:
   - A whole fleet in one task - O(serial_numbers) or O(ids) with O(state=absent), or O(devices) (each entry with its own
     properties, or C(state=absent) for all) - reads, deletes and updates in Graph C($batch) requests of 20 and waits
     for all removals in one loop.
-  - Needs the application permission C(DeviceManagementServiceConfig.ReadWrite.All).
+  - With O(journal) (the campaign folder), the module is the campaign's deliver stage. Every device the campaign journal
+    shows as registered gets O(group_tag) and its user from O(assigned_users) where they differ (one bulk update);
+    the module reads each device's final state, checks the assigned users' licences (O(required_licences)) and
+    records one C(deliver) event per device in the journal - C(Ready for user), C(Active), C(Device not found),
+    C(Update failed), C(Licence missing), ... A device the service refuses to update is recorded, not fatal.
+  - Needs the application permission C(DeviceManagementServiceConfig.ReadWrite.All); with O(required_licences), also
+    C(User.Read.All) (or C(LicenseAssignment.Read.All)).
 extends_documentation_fragment:
   - winfleet.autopilot.graph.MODULES
   - winfleet.autopilot._attributes
@@ -48,6 +54,8 @@ options:
   group_tag:
     description:
       - Group tag (Order ID). V("") clears it. Left alone when not given.
+      - With O(journal), the group tag every registered device of the campaign must carry (V("") or not given leaves
+        the tags alone).
     type: str
   assigned_user:
     description:
@@ -93,6 +101,27 @@ options:
       display_name:
         description: Display name.
         type: str
+  journal:
+    description:
+      - The campaign folder whose journal (V(<journal>/journal.jsonl)) the module reads and appends to (stage
+        C(deliver)): the deliver stage for every device the journal shows as registered.
+      - Mutually exclusive with O(serial_number), O(id), O(serial_numbers), O(ids), O(devices) and O(state=absent).
+    type: path
+  run:
+    description:
+      - Identifier of this run, recorded with every journal event (with O(journal)).
+    type: str
+  assigned_users:
+    description:
+      - With O(journal), the user principal name to assign, by serial number or by inventory host name (the host the
+        journal's C(collect) event recorded). Devices not listed keep their assignment.
+    type: dict
+  required_licences:
+    description:
+      - With O(journal), the licences (SKU part numbers or service plan names) every assigned user must have; a
+        device whose user lacks one is recorded as C(Licence missing). Not given, licences are not checked.
+    type: list
+    elements: str
   wait:
     description:
       - With O(state=absent), wait until the service has removed the device (in the list forms, one wait for all).
@@ -132,6 +161,13 @@ EXAMPLES = r"""
       - serial_number: PF3ABCDF
         group_tag: FLEET-A
 
+- name: The deliver stage of a campaign - tag, users, licences, each device's final state in the journal
+  winfleet.autopilot.autopilot_device:
+    journal: "{{ campaign_dir }}"
+    group_tag: FLEET-A
+    assigned_users:
+      PF3ABCDE: alice@contoso.com
+    required_licences: [INTUNE_A, AAD_PREMIUM]
 - name: Remove retired devices (one wait for all of them)
   winfleet.autopilot.autopilot_device:
     serial_numbers: [5CG1234XYZ, 5CG1234XZA]
@@ -212,6 +248,28 @@ results:
       description: V(Device not found) for a device that is not registered (O(state=present)).
       type: str
       returned: when the device is not registered
+devices:
+  description:
+    - With O(journal) - the final state of every device the journal shows as registered (in check mode, as it would
+      be), as M(winfleet.autopilot.autopilot_device_info) returns it.
+  returned: with O(journal)
+  type: list
+  elements: dict
+users:
+  description: With O(journal) and O(required_licences) - the licence check of each assigned user, as
+    M(winfleet.autopilot.user_licence_info) returns it.
+  returned: with O(journal)
+  type: list
+  elements: dict
+events:
+  description: With O(journal) - the deliver event of each device (C(serial), C(outcome), C(status), C(detail)).
+  returned: with O(journal)
+  type: list
+  elements: dict
+journal_appended:
+  description: With O(journal) - events appended to the journal (in check mode, that would be).
+  returned: with O(journal)
+  type: int
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -229,6 +287,7 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot_devi
     view,
 )
 from ansible_collections.winfleet.autopilot.plugins.module_utils._bulk import failure_message
+from ansible_collections.winfleet.autopilot.plugins.module_utils._deliver_stage import deliver
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
     GraphError,
@@ -238,6 +297,27 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
 )
 
 PERMISSION = "DeviceManagementServiceConfig.ReadWrite.All"
+SINGLE = ("serial_number", "id", "display_name", "assigned_user")
+LISTS = ("serial_numbers", "ids", "devices")
+
+
+def run_stage(module, client):
+    """The deliver stage of a campaign (``journal``)."""
+    p = module.params
+    if p["state"] != "present":
+        raise InputError("journal (the deliver stage) takes state=present")
+    stage = deliver(client, p["journal"], run=p["run"], group_tag=p["group_tag"] or "",
+                    assigned_users=p["assigned_users"] or {}, required_licences=p["required_licences"],
+                    check_mode=module.check_mode)
+    for warning in stage.warnings:
+        module.warn(warning)
+    updates = [r for r in stage.updates if r.get("changed")]
+    result = {"changed": bool(updates) or bool(stage.journal_events), "devices": stage.devices, "users": stage.users,
+              "events": stage.events, "journal_appended": len(stage.journal_events), "results": stage.updates}
+    if module._diff:
+        result["diff"] = {"before": {"devices": [r["before"] for r in updates]},
+                          "after": {"devices": [r["device"] for r in updates]}}
+    module.exit_json(**result)
 
 
 def run(module, client):
@@ -326,16 +406,31 @@ def main():
         devices=dict(type="list", elements="dict", options=dict(
             serial_number=dict(type="str"), id=dict(type="str"), group_tag=dict(type="str"),
             assigned_user=dict(type="str"), display_name=dict(type="str"))),
+        journal=dict(type="path"),
+        run=dict(type="str"),
+        assigned_users=dict(type="dict"),
+        required_licences=dict(type="list", elements="str"),
     )
-    lists = ("serial_numbers", "ids", "devices")
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
-                           required_one_of=[("serial_number", "id") + lists],
+                           required_one_of=[("serial_number", "id", "journal") + LISTS],
                            mutually_exclusive=[("client_secret", "client_certificate_path"), ("devices", "serial_numbers"),
                                                ("devices", "ids")]
-                           + [(many, one) for many in lists
-                              for one in ("serial_number", "id", "group_tag", "assigned_user", "display_name")])
+                           + [(many, one) for many in LISTS
+                              for one in ("serial_number", "id", "group_tag", "assigned_user", "display_name")]
+                           + [("journal", other) for other in SINGLE + LISTS],
+                           required_by={"run": "journal", "assigned_users": "journal", "required_licences": "journal"})
     try:
-        many = any(module.params[o] is not None for o in lists)
+        if module.params["journal"]:
+            client = client_from_module(module)
+            try:
+                run_stage(module, client)
+            except GraphPermissionError as exc:
+                needed = [PERMISSION] + (["User.Read.All"] if module.params["required_licences"] is not None else [])
+                exc.msg = ("Missing permission: autopilot_device (the deliver stage) needs the application "
+                           "permissions %s with admin consent. %s" % (" and ".join(needed), exc.msg))
+                exc.details["required_permissions"] = needed
+                raise
+        many = any(module.params[o] is not None for o in LISTS)
         if many:
             check_entries(module.params["devices"] or [{"id": i} for i in module.params["ids"] or []]
                           + [{"serial_number": s} for s in module.params["serial_numbers"] or []])

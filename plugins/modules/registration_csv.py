@@ -113,6 +113,8 @@ options:
       - When there are more devices than O(batch_size), the batches are written as V(<stem>-001.csv),
         V(<stem>-002.csv), ... instead, and O(dest) itself is not written. Batch files left over from an
         earlier, larger run are removed.
+      - Its folder must exist, except with O(journal) (a campaign's merge stage), where a missing folder is created
+        (mode C(0700)).
     type: path
     required: true
   format:
@@ -485,6 +487,8 @@ def run(module):
         mode = params["mode"]
         if isinstance(mode, str):
             mode = int(mode, 8)
+        if params["journal"]:
+            _journal.ensure_dir(os.path.dirname(os.path.abspath(dest)))  # the campaign's upload folder, mode 0700
         reg.write_atomic(rendered, to_write, to_remove, mode=mode)
         out["written"] = to_write
         out["removed"] = to_remove
