@@ -27,7 +27,7 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-for _path in (ROOT / "tests" / "lab", ROOT / ".build" / "collections"):
+for _path in (ROOT / ".build" / "collections",):
     if str(_path) not in sys.path:
         sys.path.insert(0, str(_path))
 

@@ -219,7 +219,7 @@ class Job:
                   "inventory": str(self.inventory_file), "suppress_env_files": True, "envvars": self.envvars(),
                   "fact_cache_type": ""}
         env = {k: os.environ[k] for k in _PASS_THROUGH if k in os.environ}
-        env.update(PATH=params["envvars"]["PATH"], PYTHONPATH=str(ROOT / "tests" / "lab"))
+        env.update(PATH=params["envvars"]["PATH"])  # winfleet_lab is installed in the venv; no checkout on the path
         proc = subprocess.run([sys.executable, "-m", "winfleet_lab.awx"], input=json.dumps(params), text=True,
                               capture_output=True, env=env, cwd=str(self.pdd), timeout=timeout)
         lines = proc.stdout.strip().splitlines()

@@ -29,7 +29,6 @@ import tempfile
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
 sys.path.insert(0, str(ROOT / ".build" / "collections"))
 
 from winfleet_lab.fixtures_wsman import BIN, LabProcess, ansible_env  # noqa: E402

@@ -22,7 +22,7 @@ import sys
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT / "tests" / "lab"), str(ROOT / ".build" / "collections")]
+sys.path[:0] = [str(ROOT / ".build" / "collections")]
 DATA = ROOT / ".build" / "bench" / "merge"
 ROWS_PER_FILE = 500
 WORKERS = int(os.environ.get("BENCH_MERGE_WORKERS", "0"))

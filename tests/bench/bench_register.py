@@ -35,7 +35,7 @@ import urllib.request
 
 HERE = pathlib.Path(__file__).resolve().parent
 REPO = HERE.parents[1]
-for p in (REPO / "tests" / "lab", REPO / ".build" / "collections"):
+for p in (REPO / ".build" / "collections",):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
@@ -61,8 +61,7 @@ class LabProcess:
         cmd = [sys.executable, "-m", "winfleet_lab.graph", "serve", "--port", "0", "--state-dir", str(workdir),
                "--vars-file", str(vars_file), "--time-scale", str(time_scale),
                "--processing-delay", str(processing_delay)]
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests" / "lab"),
-                                                           str(REPO / ".build" / "collections")]))
+        env = dict(os.environ, PYTHONPATH=str(REPO / ".build" / "collections"))
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
         for line in self.proc.stdout:  # the lab prints its banner once it listens
             if line.startswith("Press Ctrl-C"):

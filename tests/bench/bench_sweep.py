@@ -27,7 +27,6 @@ import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests" / "lab"))
 
 from bench_collect import children_cpu, fleet_playbook, printed_summary  # noqa: E402
 
