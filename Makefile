@@ -38,12 +38,15 @@ $(STAMP): requirements/dev.txt lab/pyproject.toml
 
 venv: $(STAMP)
 
-# System packages the labs and tests need (Samba AD DC, Chromium + chromedriver): installed once when root,
+# System packages the labs and tests need (Samba AD DC, Chromium + chromedriver, Go + masterzen/winrm for a WinRM
+# client the project did not write): installed once when root,
 # otherwise the tests that need them skip with a loud message.
 SYSDEPS_STAMP := .build/.sysdeps
-$(SYSDEPS_STAMP): tools/install-chromium.sh tools/install-sudo.sh lab/winfleet_lab/samba.py | venv link
+$(SYSDEPS_STAMP): tools/install-chromium.sh tools/install-sudo.sh tools/install-winrm-go.sh tools/winrm-go-client/main.go \
+		lab/winfleet_lab/samba.py | venv link
 	@mkdir -p .build
 	tools/install-chromium.sh
+	tools/install-winrm-go.sh
 	tools/install-sudo.sh
 	$(BIN)/python -m winfleet_lab.samba install
 	touch $(SYSDEPS_STAMP)
@@ -99,8 +102,8 @@ secretscan: venv
 # Every ansible-core release meta/runtime.yml claims besides the main one (requirements/dev.txt pins 2.19) gets a small
 # virtualenv with only that ansible-core and the dependencies it resolves (Jinja2, resolvelib, ...); a .pth file lets it see everything else in .venv
 # (pytest, the lab, the collection's libraries). `make cores` runs the plugins' unit tests (the labs' own do not use
-# ansible-core) and the playbook smoke tests
-# (pytest -m smoke: a merge and a small lab campaign) on each.
+# ansible-core; nor do the fuzz tests of the pure-Python readers, which run once, in `make units`) and the playbook
+# smoke tests (pytest -m smoke: a merge and a small lab campaign) on each.
 CORES := 2.17 2.18
 CORE_PIN_2.17 := ansible-core==2.17.14
 CORE_PIN_2.18 := ansible-core==2.18.19
@@ -118,7 +121,7 @@ cores: venv link sysdeps $(CORE_VENVS)
 	  py=.build/core-$$core/bin/python; \
 	  echo "make cores: $$($$py -c 'import ansible; print("ansible-core", ansible.__version__)')"; \
 	  $$py -c 'import ansible, sys; sys.exit(0 if ansible.__version__.startswith("'$$core'.") else 1)'; \
-	  $$py -m pytest -q -p no:cacheprovider tests/unit/plugins -n 2 --junitxml=$(ARTIFACTS)/junit-units-$$core.xml \
+	  $$py -m pytest -q -p no:cacheprovider tests/unit/plugins --ignore=tests/unit/plugins/module_utils/test_fuzz.py -n 2 --junitxml=$(ARTIFACTS)/junit-units-$$core.xml \
 	    --basetemp=$(ARTIFACTS)/tmp-units-$$core; \
 	  $$py -m pytest -q -p no:cacheprovider -m smoke tests/integration -n 2 \
 	    --junitxml=$(ARTIFACTS)/junit-smoke-$$core.xml --basetemp=$(ARTIFACTS)/tmp-smoke-$$core; \
