@@ -101,3 +101,22 @@ def kill_tree(pid):
 def lab_vars(lab, app="registrar"):
     """Extra vars the test playbooks use for module_defaults."""
     return {"graph": lab.connection(app)}
+
+
+def schema_guard(lab):
+    """Validate every Graph answer of ``lab`` against Microsoft's published schema for its API version (the lab's
+    own schema/graph-schema.json): returns the list the errors go to (``$batch`` inner answers included, since the lab
+    answers them through the same ``handle``)."""
+    from winfleet_lab.graph.schema import check_reply
+
+    errors = []
+    service = lab.service
+    handle = service.handle
+
+    def checked(method, path, query, headers, body, inner=False):
+        reply = handle(method, path, query, headers, body, inner=inner)
+        errors.extend(check_reply(path, reply.status, reply.body))
+        return reply
+
+    service.handle = checked
+    return errors

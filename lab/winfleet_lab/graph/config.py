@@ -42,6 +42,12 @@ class LabConfig:
     write_limit_tenant: int = 200
     read_limit_app: int = 1000
     read_limit_tenant: int = 2000
+    # Intune devices family (managedDevices), counted apart from enrollment: writes 200 per app / 400 per tenant,
+    # any request 2000 per app / 4000 per tenant, per 20 s (DOC throttling-limits "Intune devices").
+    md_write_limit_app: int = 200
+    md_write_limit_tenant: int = 400
+    md_read_limit_app: int = 2000
+    md_read_limit_tenant: int = 4000
     # Entra (directory) requests: generous, only enforced as "any request" per app.
     directory_limit_app: int = 3500
     intune_page_size: int = 1000
@@ -56,6 +62,8 @@ class LabConfig:
     import_shuffle: bool = True
     # Import records that finish their processing are kept (the service never purges them in the lab).
     seed_users: bool = True
+    # Seeds the lab's choices that Graph leaves open (the order of /import records); same seed, same order.
+    seed: int = 2026
 
     def real(self, service_seconds):
         """Wall-clock seconds for a documented service duration."""

@@ -17,8 +17,9 @@ import uuid
 
 from .. import secrets as secret_registry
 from . import config as C
+from .common import JSON
 from .pki import LabPKI, cert_pem, key_pem, make_client_cert, thumbprints
-from .service import JSON, GraphService
+from .service import GraphService
 
 MAX_BODY = 64 * 1024 * 1024  # far above any request the collection sends (an import of 500 hashes is ~2.5 MB)
 _ERROR_CODES = {400: "BadRequest", 404: "NotFound", 408: "RequestTimeout", 411: "LengthRequired",
