@@ -7,8 +7,9 @@
 
 """The collection's one WS-Management client.
 
-Built on pywinrm's transport (``winrm.protocol.Protocol``: Basic, NTLM with message encryption, TLS with CA
-validation and channel binding, Kerberos/CredSSP when their libraries are installed). On top of it:
+Built on pywinrm (``winrm.protocol.Protocol``: Basic, TLS with CA validation, Kerberos/CredSSP when their libraries
+are installed); NTLM (message encryption over HTTP, channel binding over HTTPS) goes through ``_wsman_http``'s
+lighter transport on pyspnego. On top of it:
 
 * WS-Enumeration of WMI classes with a WQL filter (optimized Enumerate, then Pull until EndOfSequence);
 * a WinRS ``cmd`` command (used for ``shutdown``);
@@ -25,6 +26,7 @@ import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman_http import NtlmTransport
 
 try:
     import requests
@@ -329,9 +331,17 @@ class WSManClient:
         try:
             self._protocol = Protocol(self.endpoint, transport=transport, read_timeout_sec=read_timeout,
                                       operation_timeout_sec=operation_timeout, **options)
-            # transport_options: pywinrm's Kerberos/CredSSP/certificate settings (service, kerberos_delegation, ...)
-            self._protocol.transport = _Transport(endpoint=self.endpoint, auth_method=transport, read_timeout_sec=read_timeout,
-                                                  **options, **(transport_options or {}))
+            if transport == "ntlm" and proxy is None and set(transport_options or {}) <= {"send_cbt"}:
+                # NTLM without a proxy (the common case): pyspnego on one http.client connection (_wsman_http)
+                self._protocol.transport = NtlmTransport(
+                    host, port, scheme, path, username, password, cert_validation=cert_validation,
+                    ca_trust_path=ca_trust_path, read_timeout=read_timeout, message_encryption=message_encryption,
+                    send_cbt=(transport_options or {}).get("send_cbt", True))
+            else:
+                # transport_options: pywinrm's Kerberos/CredSSP/certificate settings (service, kerberos_delegation, ...)
+                self._protocol.transport = _Transport(endpoint=self.endpoint, auth_method=transport,
+                                                      read_timeout_sec=read_timeout, **options,
+                                                      **(transport_options or {}))
         except (WinRMError, ValueError, TypeError) as exc:
             raise ConfigError("cannot set up WinRM (%s) to %s: %s" % (transport, self.label, exc))
 

@@ -104,7 +104,7 @@ options:
   journal:
     description:
       - The campaign folder whose journal (V(<journal>/journal.jsonl)) the module reads and appends to (stage
-        C(deliver)): the deliver stage for every device the journal shows as registered.
+        C(deliver)) - the deliver stage for every device the journal shows as registered.
       - Mutually exclusive with O(serial_number), O(id), O(serial_numbers), O(ids), O(devices) and O(state=absent).
     type: path
   run:
