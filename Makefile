@@ -113,7 +113,9 @@ CORE_VENVS := $(foreach c,$(CORES),.build/core-$(c)/.installed)
 	rm -rf .build/core-$*
 	$(PYTHON) -m venv .build/core-$*
 	.build/core-$*/bin/python -m pip install -q --disable-pip-version-check "$(CORE_PIN_$*)"
-	echo "$(CURDIR)/$(VENV)/lib/python3.11/site-packages" > .build/core-$*/lib/python3.11/site-packages/zz-winfleet-dev.pth
+	# addsitedir (not a bare path line) also runs .venv's own .pth files: the lab's editable install is one of them
+	echo "import site; site.addsitedir('$(CURDIR)/$(VENV)/lib/python3.11/site-packages')" \
+	  > .build/core-$*/lib/python3.11/site-packages/zz-winfleet-dev.pth
 	touch $@
 
 cores: venv link sysdeps $(CORE_VENVS)

@@ -38,6 +38,9 @@ from winfleet_lab.playbook import BIN, ansible_env  # noqa: E402
 DEMO_FAULTS = {"pc0005": "offline", "pc0006": "bad_password", "pc0007": "access_denied"}
 DEMO_FOREIGN = "pc0010"  # its serial is claimed by another organization
 DEMO_REUSED = "pc0020"  # registered and enrolled long ago: stale records
+# The demo's ansible configuration: the campaign console (plugins/callback/campaign.py) - one line per stage, each
+# failure once, a table at the end. `-v` in ANSIBLE_VERBOSITY brings back ansible's full output.
+CONSOLE = {"ANSIBLE_STDOUT_CALLBACK": "winfleet.autopilot.campaign"}
 
 
 def _optional_labs(labs, args):
@@ -73,7 +76,7 @@ def run_refresh(connection_file, campaign_name, extra_vars=None, forks=25, env=N
            "-e", "@%s" % connection_file, "-e", "campaign_name=%s" % campaign_name, "-f", str(forks)]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
-    run_env = ansible_env(**(env or {}))
+    run_env = ansible_env(**dict(CONSOLE, **(env or {})))
     run_env.pop("ANSIBLE_CALLBACK_PLUGINS", None)
     return subprocess.call(cmd, cwd=str(ROOT), env=run_env, stdout=stdout)
 

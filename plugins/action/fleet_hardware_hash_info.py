@@ -15,7 +15,7 @@ import time
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _fleet_collect, _journal
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _fleet_collect, _journal, _progress
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman import ConfigError, prewarm
 
@@ -73,8 +73,11 @@ class ActionModule(ActionBase):
 
         processes = args["processes"] or min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else
                                              (os.cpu_count() or 1))
+        progress = _progress.Reporter("collect", "Reading hardware hashes over WinRM", journal=args["journal"],
+                                      check_mode=check_mode).expect([job.result for job in jobs])
         processes = _fleet_collect.run(jobs, work, concurrency=concurrency, probe=args["probe"],
-                                       probe_slots=max(1, slots - concurrency), processes=processes)
+                                       probe_slots=max(1, slots - concurrency), processes=processes, progress=progress)
+        progress.finish()
         elapsed = time.monotonic() - started
 
         results = {job.host: job.result for job in jobs}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _progress
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
     AUTOPILOT,
     NOT_FOUND,
@@ -153,7 +154,8 @@ def absent_many(client, entries, check_mode=False, wait=True, timeout=600.0, int
         calls.append({"method": "DELETE", "url": "%s/%s" % (AUTOPILOT, dev["id"])})
         owners.append(res)
     pending = {}
-    for call, res, resp in zip(calls, owners, client.batch(calls), strict=True):
+    progress = _progress.Reporter("cleanup", "Deleting Windows Autopilot devices", total=len(calls), unit="records")
+    for call, res, resp in zip(calls, owners, client.batch(calls, progress=None if wait else progress), strict=True):
         if resp.status < 300:
             res["removed"] = False
             pending[res["id"]] = res
@@ -176,6 +178,7 @@ def absent_many(client, entries, check_mode=False, wait=True, timeout=600.0, int
                     pending.pop(i)["removed"] = True
                 elif resp.status >= 300:
                     client.raise_for(call, resp)
+            progress.update(done=len(calls) - len(pending))  # removed so far (the service removes them in turn)
             if not pending or clock() + interval > deadline:
                 break
             sleep(interval)

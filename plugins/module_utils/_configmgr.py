@@ -32,6 +32,7 @@ import urllib.parse
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _progress
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 
 try:
@@ -552,7 +553,7 @@ def delete_many(client, entries, require_serial_match=True, check_mode=False):
     delete fails that entry and the others go on; a record already gone (404) is not removed by this run; a record
     two entries match is deleted once. Authentication and permission errors concern the whole run: raised."""
     results, taken = [], set()
-    for e in entries:
+    for e in _progress.tracked(entries, "cleanup", "Deleting Configuration Manager devices", "devices"):
         serial = e["serial_number"]
         res = {"selector": {k: e[k] for k in ("name", "serial_number", "smbios_guid", "resource_id")
                             if e[k] is not None},

@@ -34,7 +34,7 @@ import time
 
 from ansible.module_utils.parsing.convert_bool import boolean
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _progress
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman import (
     HAS_WINRM,
@@ -452,7 +452,7 @@ class Prober:
             sel.close()
 
 
-def run(jobs, work, concurrency=256, probe=True, probe_slots=1024, on_done=None, processes=1):
+def run(jobs, work, concurrency=256, probe=True, probe_slots=1024, on_done=None, processes=1, progress=None):
     """``work(job)`` (which sets ``job.result``) for every job with settings, on at most ``concurrency`` threads.
 
     With ``probe``, every device is probed first (``Prober``): a device that does not answer in time gets its
@@ -468,7 +468,7 @@ def run(jobs, work, concurrency=256, probe=True, probe_slots=1024, on_done=None,
         return 0
     processes = max(1, min(int(processes), len(todo) // 64 or 1))  # a process for fewer devices costs more than it saves
     if processes > 1:
-        run_forked(todo, work, concurrency, probe, probe_slots, processes)
+        run_forked(todo, work, concurrency, probe, probe_slots, processes, progress)
         for job in todo:
             (on_done or (lambda job: None))(job)
         return processes
@@ -477,7 +477,7 @@ def run(jobs, work, concurrency=256, probe=True, probe_slots=1024, on_done=None,
     # would make the run wait for them at the end.
     work_queue = queue.PriorityQueue()
     order = itertools.count()
-    done = on_done or (lambda job: None)
+    done = _progress.counting(on_done, progress)  # progress (_progress.Reporter): each finished job counted
     failures = []
 
     def put(job):
@@ -520,11 +520,13 @@ def _internal_error(job, why):
     return {"changed": False, "failed": True, "error": "internal_error", "msg": "%s: %s" % (job.host, why)}
 
 
-def run_forked(todo, work, concurrency, probe, probe_slots, processes):
+def run_forked(todo, work, concurrency, probe, probe_slots, processes, progress=None):
     """``run`` in ``processes`` forked children, every ``processes``-th job each; their results come back pickled
     through a pipe (only results: the children never print, log or journal). A child that dies leaves its jobs
     with an ``internal_error`` result."""
     shards = [todo[i::processes] for i in range(processes)]
+    if progress is not None:
+        progress.share()  # the children count through a pipe to this process
     children = []
     for shard in shards:
         read_fd, write_fd = os.pipe()
@@ -534,7 +536,7 @@ def run_forked(todo, work, concurrency, probe, probe_slots, processes):
             try:
                 os.close(read_fd)
                 run(shard, work, concurrency=-(-concurrency // processes), probe=probe,
-                    probe_slots=max(1, probe_slots // processes))
+                    probe_slots=max(1, probe_slots // processes), progress=progress)
                 data = pickle.dumps([job.result for job in shard], protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_fd, "wb") as out:
                     out.write(data)

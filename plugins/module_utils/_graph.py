@@ -435,7 +435,7 @@ class GraphClient:
                 return
             page = self.get(link)
 
-    def batch(self, calls, retry_unsafe=False):
+    def batch(self, calls, retry_unsafe=False, progress=None):
         """Run ``calls`` through JSON batching (``$batch``), BATCH_MAX (20) per request; returns one GraphResponse
         per call, in the order of ``calls`` (Graph answers in any order: responses are matched by id).
 
@@ -534,6 +534,8 @@ class GraphClient:
                         resent.add(i)
                         continue
                     results[i] = GraphResponse(status, item.get("body"), hdrs, hdrs.get("request-id"))
+                if progress is not None:  # a _progress.Reporter: calls answered so far
+                    progress.update(done=sum(1 for r in results if r is not None))
             if expired:
                 refreshed = True
                 self.token(refresh=True)

@@ -37,6 +37,7 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _progress
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import AUTOPILOT, find_registered
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
@@ -364,7 +365,8 @@ def _delete_many(client, results, path, check_mode, view):
             results[n]["removed"].append(view(rec))
         return
     calls = [{"method": "DELETE", "url": "%s/%s" % (path, rec["id"])} for _n, rec in plan]
-    for call, (n, rec), resp in zip(calls, plan, client.batch(calls) if calls else [], strict=True):
+    progress = _progress.Reporter("cleanup", "Deleting %s" % path.rsplit("/", 1)[-1], total=len(calls), unit="records")
+    for call, (n, rec), resp in zip(calls, plan, client.batch(calls, progress=progress) if calls else [], strict=True):
         res = results[n]
         if resp.status < 300:
             res["removed"].append(view(rec))

@@ -35,6 +35,7 @@ import uuid
 
 from ansible.module_utils.basic import env_fallback, missing_required_lib
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _progress
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 
 try:
@@ -834,7 +835,7 @@ def remove_many(client, search_base, entries, require_serial_match=True, check_m
     A refused guard fails its entry (nothing of it deleted) and the others go on; a computer two entries match is
     deleted once, for the first. An object already gone (noSuchObject) counts as removed."""
     results, taken = [], set()
-    for selectors, guard, need in entries:
+    for selectors, guard, need in _progress.tracked(entries, "cleanup", "Deleting AD DS computer objects", "devices"):
         res = {"selector": dict(selectors, **({"serial_number": guard} if guard else {})),
                "serial_number": guard or selectors.get("serial_number"), "found": [], "removed": [], "failed": False,
                "msg": None, "error": None}
