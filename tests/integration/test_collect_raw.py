@@ -18,6 +18,8 @@ def raw_lab(tmp_path_factory):
     work = tmp_path_factory.mktemp("wsman-raw")
     with running_lab(seed=31, count=4, base_address="127.0.10.96") as lab:
         lab.fleet.by_name["pc0000"].allow_unencrypted = True  # basic over plain HTTP needs AllowUnencrypted
+        for name in ("pc0000", "pc0002"):  # ... and Basic itself is off on Windows until Auth/Basic=true
+            lab.fleet.by_name[name].basic = True
         invs = {}
         for i, (transport, scheme) in enumerate(COMBOS):
             host = lab.fleet.hosts[i]

@@ -99,6 +99,7 @@ def wsman_lab():
     fleet = Fleet.generate(seed=70, count=2, base_address="127.0.70.1", password="Reliab-Wsman-Pass-1")
     for host in fleet.hosts:
         host.allow_unencrypted = True
+        host.basic = True  # the malformed requests below authenticate with Basic (off by default on Windows)
     lab = Lab(fleet, http_port=0, https_port=0, idle_timeout=5.0, body_timeout=BODY_TIMEOUT).start()
     try:
         yield lab

@@ -42,7 +42,12 @@ def main(argv=None):
     s.add_argument("--fault", action="append", metavar="NAME=FAULT[:PARAM]",
                    help="add a fault, e.g. pc0003=offline or 4=slow:300 (known: %s)" % ", ".join(FAULTS))
     s.add_argument("--healthy", action="store_true", help="no faults (the default fleet has three demo faults)")
-    s.add_argument("--allow-unencrypted", action="store_true", help="accept Basic and plain SOAP over HTTP")
+    s.add_argument("--allow-unencrypted", action="store_true",
+                   help="AllowUnencrypted=true on every device: accept plain (unsealed) SOAP and Basic over HTTP")
+    s.add_argument("--basic", action="store_true", help="Auth/Basic=true on every device (Windows' default: off)")
+    s.add_argument("--cbt-hardening-level", choices=["None", "Relaxed", "Strict"],
+                   help="Auth/CbtHardeningLevel of every device (Windows' default: Relaxed)")
+    s.add_argument("--domain", help="join every device to this AD DNS domain (default: workgroup devices)")
     s.add_argument("--http-port", type=int, default=5985)
     s.add_argument("--https-port", type=int, default=5986)
     s.add_argument("--no-https", action="store_true",
@@ -59,14 +64,16 @@ def main(argv=None):
     spec = {}
     if a.fleet_file:
         fleet = Fleet.from_file(a.fleet_file, events=events, count=a.count, seed=a.seed, base_address=a.base_address,
-                                latency_ms=a.latency_ms)
+                                latency_ms=a.latency_ms, allow_unencrypted=a.allow_unencrypted or None,
+                                basic=a.basic or None, cbt_hardening_level=a.cbt_hardening_level, domain=a.domain)
     else:
         faults = {} if a.healthy else dict(DEMO_FAULTS)
         faults.update(_parse_faults(a.fault))
         count = a.count or 8
         faults = {k: v for k, v in faults.items() if not k.startswith("pc") or int(k[2:]) < count}
         spec = {"count": count, "seed": 7 if a.seed is None else a.seed, "base_address": a.base_address or "127.0.9.1",
-                "latency_ms": a.latency_ms or 0, "faults": faults, "allow_unencrypted": a.allow_unencrypted}
+                "latency_ms": a.latency_ms or 0, "faults": faults, "allow_unencrypted": a.allow_unencrypted,
+                "basic": a.basic, "cbt_hardening_level": a.cbt_hardening_level or "Relaxed", "domain": a.domain}
         fleet = Fleet.generate(events=events, **spec)
     lab = Lab(fleet, http_port=a.http_port, https_port=a.https_port, workdir=os.path.abspath(a.workdir), tls=not a.no_https)
     lab.start()
@@ -75,6 +82,9 @@ def main(argv=None):
     print("WinRM fleet lab: %d devices" % len(fleet.hosts))
     for h in fleet.hosts:
         faults = ", ".join(sorted(h.faults)) or "healthy"
+        faults += "" if (h.basic, h.allow_unencrypted, h.cbt_hardening_level, h.domain) == (False, False, "Relaxed", None) \
+            else " [%s]" % ", ".join(x for x in ("basic" * h.basic, "unencrypted" * h.allow_unencrypted,
+                                                 "cbt=" + h.cbt_hardening_level, h.domain or "") if x)
         print("  %-8s %-15s http:%-5d https:%-5d %-22s %-30s %s" % (
             h.name, h.address, h.http_port, h.https_port, h.device.manufacturer[:22], h.device.model[:30], faults))
     print("inventory: %s" % inventory)

@@ -10,7 +10,15 @@ A fleet is generated from a seed (``hashgen.fleet``) and optionally shaped by a 
     username: admin
     password: Fleet-Pass-1
     latency_ms: 0                 # injected before every response of every device
-    allow_unencrypted: false      # Windows' AllowUnencrypted: Basic over plain HTTP is refused when false
+    # The WinRM service settings of every device (winrm/config/service), Windows' defaults shown:
+    allow_unencrypted: false      # AllowUnencrypted: plain (unsealed) SOAP over HTTP is refused, Basic over HTTP too
+    basic: false                  # Auth/Basic: Basic authentication is refused (and not offered in the 401)
+    cbt_hardening_level: Relaxed  # Auth/CbtHardeningLevel: None | Relaxed | Strict (HTTPS channel binding)
+    workgroup: WORKGROUP          # the workgroup of the devices that are not joined
+    domain: null                  # an AD DNS domain (corp.example.test): every device is joined to it
+    devices:                      # per device (inventory name or index): any of the settings above
+      pc0002: {cbt_hardening_level: Strict}
+      3: {domain: corp.example.test, basic: true}
     faults:                       # by inventory name or index; a name or a {name: parameter} mapping
       pc0003: offline
       4: {slow: 400}
@@ -27,6 +35,7 @@ import time
 
 from .. import hashgen, secrets
 from . import wmi
+from .ntlm import DeviceNames, cbt_level
 
 FAULTS = {
     "offline": "nothing listens: connection refused",
@@ -42,6 +51,9 @@ FAULTS = {
 DEFAULT_USER = "admin"
 DEFAULT_PASSWORD = "Fleet-Pass-1"
 WRONG_PASSWORD = "Someone-Changed-It-9"
+# The per-device WinRM service settings a fleet file (``devices:``) may set, with Windows' defaults.
+SERVICE_DEFAULTS = {"allow_unencrypted": False, "basic": False, "cbt_hardening_level": "Relaxed",
+                    "workgroup": "WORKGROUP", "domain": None}
 
 
 class EventLog:
@@ -97,7 +109,12 @@ class Host:
     password: str = DEFAULT_PASSWORD
     faults: dict = dataclasses.field(default_factory=dict)
     latency: float = 0.0
+    # WinRM service settings (winrm/config/service), Windows' defaults
     allow_unencrypted: bool = False
+    basic: bool = False
+    cbt_hardening_level: str = "Relaxed"
+    workgroup: str = "WORKGROUP"
+    domain: str | None = None  # the AD DNS domain when the device is joined
     http_port: int = 5985
     https_port: int = 5986
     powered: bool = True
@@ -110,6 +127,11 @@ class Host:
     def os_build(self):
         return int(self.classes[(wmi.CIMV2, "Win32_OperatingSystem")][0]["BuildNumber"])
 
+    @property
+    def ntlm_names(self):
+        """The names the device's NTLM CHALLENGE carries (its own, never the emulator machine's)."""
+        return DeviceNames(self.computer_name, self.workgroup, self.domain)
+
     def inventory_vars(self):
         return {"ansible_host": self.address, "ansible_port": self.http_port}
 
@@ -120,6 +142,31 @@ def addresses(base, count):
     for a in out:
         if not ipaddress.IPv4Address(a).is_loopback:
             raise ValueError("the lab only listens on 127.0.0.0/8, not on %s" % a)
+    return out
+
+
+def _index_or_name(key, names):
+    name = names[int(key)] if isinstance(key, int) or str(key).isdigit() else str(key)
+    if name not in names:
+        raise ValueError("settings for unknown device %r" % key)
+    return name
+
+
+def _service_settings(fleet_level, devices, names):
+    """{name: settings} for every device: Windows' defaults, the fleet's, then the device's own (``devices:``)."""
+    base = dict(SERVICE_DEFAULTS)
+    base.update({k: v for k, v in fleet_level.items() if v is not None})
+    out = {n: dict(base) for n in names}
+    for key, spec in (devices or {}).items():
+        name = _index_or_name(key, names)
+        unknown = set(spec or {}) - set(SERVICE_DEFAULTS)
+        if unknown:
+            raise ValueError("unknown device setting(s) %s (known: %s)" % (", ".join(sorted(unknown)), ", ".join(SERVICE_DEFAULTS)))
+        out[name].update(spec or {})
+    for settings in out.values():
+        settings["cbt_hardening_level"] = cbt_level(settings["cbt_hardening_level"])
+        settings["allow_unencrypted"] = bool(settings["allow_unencrypted"])
+        settings["basic"] = bool(settings["basic"])
     return out
 
 
@@ -154,16 +201,22 @@ class Fleet:
     @classmethod
     def generate(cls, seed=7, count=8, base_address="127.0.9.1", faults=None, username=DEFAULT_USER,
                  password=DEFAULT_PASSWORD, latency_ms=0, allow_unencrypted=False, vm_every=17, events=None,
-                 name_format="pc%04d"):
-        devices = hashgen.fleet(seed, count, vm_every=vm_every)
+                 name_format="pc%04d", basic=False, cbt_hardening_level="Relaxed", workgroup="WORKGROUP", domain=None,
+                 devices=None):
+        """``allow_unencrypted``, ``basic``, ``cbt_hardening_level``, ``workgroup`` and ``domain`` are every
+        device's WinRM service settings (Windows' defaults by default); ``devices`` sets them per device."""
+        hw = hashgen.fleet(seed, count, vm_every=vm_every)
         addrs = addresses(base_address, count)
         names = [name_format % i for i in range(count)]
         faults = _normalize_faults(faults, names)
+        service = _service_settings({"allow_unencrypted": allow_unencrypted, "basic": basic,
+                                     "cbt_hardening_level": cbt_hardening_level, "workgroup": workgroup,
+                                     "domain": domain}, devices, names)
         hosts = []
         secrets.register(password, "password")  # tools/secretscan.py proves it never reaches an artifact
         if any("bad_password" in f for f in faults.values()):
             secrets.register(WRONG_PASSWORD, "password")
-        for i, (dev, addr, name) in enumerate(zip(devices, addrs, names, strict=True)):
+        for i, (dev, addr, name) in enumerate(zip(hw, addrs, names, strict=True)):
             f = faults.get(name, {})
             build = None
             if "too_old" in f:
@@ -176,10 +229,10 @@ class Fleet:
             host = Host(
                 name=name, address=addr, computer_name=computer, device=dev, hash_text=hash_text, username=username,
                 password=WRONG_PASSWORD if "bad_password" in f else password, faults=f,
-                latency=(latency_ms + (int(f["slow"]) if "slow" in f else 0)) / 1000.0,
-                allow_unencrypted=allow_unencrypted,
+                latency=(latency_ms + (int(f["slow"]) if "slow" in f else 0)) / 1000.0, **service[name],
             )
-            host.classes = wmi.class_instances(dev, computer, hash_text, build)
+            host.classes = wmi.class_instances(dev, computer, hash_text, build, workgroup=host.workgroup,
+                                               domain=host.domain)
             if "drop" in f:
                 n = f["drop"]
                 host.drops_left = -1 if n is True or int(n) == 0 else int(n)

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The lab's network side: one asyncio loop, one listening socket per device address and port.
 
-Layers, each kept small: HTTP/1.1 keep-alive framing -> authentication (Basic per request, Negotiate/NTLM per
-connection with pyspnego as the acceptor, channel binding over TLS) -> MS-WSMV message encryption -> ``service.handle``.
+Layers, each kept small: HTTP/1.1 keep-alive framing -> authentication (Basic per request when the device allows it,
+Negotiate/NTLM per connection with pyspnego as the acceptor speaking for the device, ``ntlm.py``; channel binding over
+TLS at the device's CbtHardeningLevel) -> MS-WSMV message encryption -> ``service.handle``.
 The device is the *local* address of the accepted socket. Fault behaviours that live on the wire (offline, silent,
 dropped mid-response, latency, power off) are applied here.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import functools
 import ipaddress
 import os
 import socket
@@ -25,7 +27,7 @@ import spnego
 import spnego.channel_bindings
 import spnego.exceptions
 
-from . import certs, service, soap
+from . import certs, ntlm, service, soap
 
 BOUNDARY = b"--Encrypted Boundary"
 SPNEGO_ENC = "application/HTTP-SPNEGO-session-encrypted"
@@ -136,7 +138,11 @@ class Connection:
         self.user = None
 
     def challenge(self):
-        return http_response(401, headers=[("WWW-Authenticate", "Negotiate"), ("WWW-Authenticate", 'Basic realm="WSMAN"')])
+        """The 401 offers the schemes the device's service allows (winrm/config/service/auth): Basic only when on."""
+        offered = [("WWW-Authenticate", "Negotiate")]
+        if self.host.basic:
+            offered.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
+        return http_response(401, headers=offered)
 
     def authenticate(self, req):
         """(user, extra response headers) or (None, 401 response bytes)."""
@@ -148,6 +154,9 @@ class Connection:
                 user, _, password = base64.b64decode(token).decode("utf-8").partition(":")
             except ValueError:
                 return None, self.challenge()
+            if not host.basic:
+                events.record(host, "auth_refused", reason="Basic authentication is disabled (Auth/Basic=false)", user=user)
+                return None, self.challenge()
             if not self.tls and not host.allow_unencrypted:
                 events.record(host, "auth_refused", reason="Basic over unencrypted HTTP (AllowUnencrypted=false)", user=user)
                 return None, self.challenge()
@@ -157,20 +166,25 @@ class Connection:
             self.ctx = None
             return user, []
         if scheme in ("negotiate", "ntlm"):
+            # pyspnego reads the accounts from NTLM_USER_FILE (when the acceptor is built and at the AUTHENTICATE
+            # message); every step runs on the lab's single loop thread, so pointing it at this device's file here is
+            # race-free.
+            os.environ["NTLM_USER_FILE"] = self.lab.user_file(host)
             if self.ctx is None or self.ctx.complete:
                 cbt = None
                 if self.tls:
                     cbt = spnego.channel_bindings.GssChannelBindings(application_data=b"tls-server-end-point:" + self.lab.certs.cert_hash)
-                self.ctx = spnego.server(hostname=host.address, service="http", protocol="negotiate", channel_bindings=cbt)
+                self.ctx = ntlm.acceptor(host.ntlm_names, host.cbt_hardening_level, cbt)
                 self.user = None
             try:
-                # pyspnego reads the accounts from NTLM_USER_FILE when the AUTHENTICATE message arrives; every step runs
-                # on the lab's single loop thread, so pointing it at this device's file here is race-free.
-                os.environ["NTLM_USER_FILE"] = self.lab.user_file(host)
                 out = self.ctx.step(base64.b64decode(token))
             except (spnego.exceptions.SpnegoError, ValueError) as exc:
                 self.ctx = None
-                events.record(host, "auth_failed", scheme="ntlm", error=type(exc).__name__)
+                if isinstance(exc, spnego.exceptions.BadBindingsError):
+                    events.record(host, "auth_refused", scheme="ntlm", user=_ntlm_user(token),
+                                  reason="channel binding (CbtHardeningLevel=%s)" % host.cbt_hardening_level)
+                else:
+                    events.record(host, "auth_failed", scheme="ntlm", error=type(exc).__name__)
                 return None, self.challenge()
             if not self.ctx.complete:
                 return None, http_response(401, headers=[("WWW-Authenticate", "%s %s" % (scheme.capitalize(), base64.b64encode(out).decode()))])
@@ -214,6 +228,16 @@ class Connection:
         return http_response(reply.status, body, headers), reply.effect
 
 
+def _ntlm_user(token):
+    try:
+        from spnego._ntlm_raw.messages import Authenticate
+
+        auth = Authenticate.unpack(base64.b64decode(token))
+        return "%s\\%s" % (auth.domain_name or "", auth.user_name or "")
+    except Exception:  # SPNEGO-wrapped or malformed: the event goes without the name
+        return None
+
+
 def _bare(user):
     return user.replace("/", "\\").split("\\")[-1].split("@")[0].lower()
 
@@ -254,21 +278,31 @@ class Lab:
         return self.certs.ca_path if self.certs else None
 
     def user_file(self, host):
-        key = (host.username, host.password)
+        """This device's NTLM_USER_FILE (pyspnego looks the account up by the domain the client names)."""
+        key = (host.username, host.password, host.computer_name, host.workgroup, host.domain)
         path = self._user_files.get(key)
         if path is None:
+            names = host.ntlm_names
+            # The account under every domain a client may name: none, ".", the computer (the local SAM), the workgroup
+            # or the AD domain (clients that take the domain from the CHALLENGE's TargetName send one of these).
+            domains = {d.upper(): d for d in ("", ".", host.computer_name, names.nb_domain, "WORKGROUP")}.values()
             path = os.path.join(self.workdir, "ntlm-users-%d.txt" % len(self._user_files))
-            # The account's LM and NT hashes (smbpasswd lines, as a SAM keeps them), not its password: pyspnego would
-            # derive them again at every authentication (the LM hash is DES in pure Python, about 2 ms each).
-            from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
-
-            lm, nt = lmowfv1(host.password).hex().upper(), ntowfv1(host.password).hex().upper()
+            lm, nt = self._hashes(host.password)
             with open(path, "w", encoding="utf-8") as fh:
-                for domain in ("", ".", host.computer_name, "WORKGROUP"):
+                for domain in domains:
                     account = "%s\\%s" % (domain, host.username) if domain else host.username
                     fh.write("%s:1000:%s:%s:[U          ]:LCT-00000000\n" % (account, lm, nt))
             self._user_files[key] = path
         return path
+
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - a handful of passwords per lab, the lab lives as long as its cache
+    def _hashes(self, password):
+        """The account's LM and NT hashes (smbpasswd lines, as a SAM keeps them), not its password: pyspnego would
+        derive them again at every authentication (the LM hash is DES in pure Python, about 2 ms each), and with one
+        file per device (each names its own domains) they are derived once per password."""
+        from spnego._ntlm_raw.crypto import lmowfv1, ntowfv1
+
+        return lmowfv1(password).hex().upper(), ntowfv1(password).hex().upper()
 
     # ----------------------------------------------------------------- lifecycle
     def start(self, timeout=60):

@@ -124,6 +124,8 @@ class _Request:
 
     def dispatch(self):
         a = self.action
+        if self.uri.lower().startswith(soap.URI_PSRP):
+            raise soap.psrp_refused(self.uri)  # PowerShell remoting is not emulated: a SOAP fault, never a dropped line
         if a == A_ENUM + "Enumerate":
             return self.enumerate()
         if a == A_ENUM + "Pull":
@@ -159,6 +161,7 @@ class _Request:
             raise soap.bad_filter("a WQL filter is required for the '*' resource URI")
         cls, instances = self.instances(namespace, cls)
         if query is not None:
+            query.check(cls)
             instances = query.apply(instances)
         elif dialect == soap.DIALECT_SELECTOR:
             want = {s.get("Name").lower(): s.text or "" for s in filt.iter(q("w", "Selector"))}
@@ -298,18 +301,24 @@ class _Request:
                 self.effect = POWER_OFF_NOW
                 return A_SHELL + "ReceiveResponse", ""
             out, err, rc = cmd["stdout"], cmd["stderr"], cmd["rc"]
-            streams = (f'<rsp:Stream Name="stdout" CommandId="{cid}">{base64.b64encode(out).decode()}</rsp:Stream><rsp:Stream Name="stdout" CommandId="{cid}" End="true"/>'
-                       f'<rsp:Stream Name="stderr" CommandId="{cid}">{base64.b64encode(err).decode()}</rsp:Stream><rsp:Stream Name="stderr" CommandId="{cid}" End="true"/>'
-                       )
+            # An empty stream is only its end marker, as Windows sends it: no empty chunk before it.
+            streams = "".join(
+                (f'<rsp:Stream Name="{name}" CommandId="{cid}">{base64.b64encode(data).decode()}</rsp:Stream>' if data else "")
+                + f'<rsp:Stream Name="{name}" CommandId="{cid}" End="true"/>'
+                for name, data in (("stdout", out), ("stderr", err)))
             state = ('<rsp:CommandState CommandId="%s" State="%sCommandState/Done"><rsp:ExitCode>%d</rsp:ExitCode>'
                      "</rsp:CommandState>" % (cid, A_SHELL, rc))
             return A_SHELL + "ReceiveResponse", "<rsp:ReceiveResponse>%s%s</rsp:ReceiveResponse>" % (streams, state)
         raise soap.action_not_supported(a)
 
     def run(self, command, args):
-        """Canned cmd.exe behaviour for the commands the collection (and Ansible's ``raw``) sends."""
+        """Canned cmd.exe behaviour for the commands the collection (and Ansible's ``raw``) sends.
+
+        WinRS runs ``cmd /c <rsp:Command> <rsp:Arguments>...`` (WINRS_SKIP_CMD_SHELL=FALSE, the default), so the line
+        gets cmd.exe's treatment: a command quoted as a whole runs, and a nested ``cmd /c ...`` runs its command.
+        """
         host = self.host
-        line = " ".join([command, *args]).strip()
+        line = cmd_c(" ".join([command, *args]).strip())
         m = re.match(r"(?is)^powershell(?:\.exe)?\b.*?\s-(?:e|ec|enc|encodedcommand)\s+(\S+)", line)
         if m:
             try:
@@ -318,6 +327,10 @@ class _Request:
                 line = ""
         self.events.record(host, "command", command=line, user=self.user)
         low = line.lower()
+        # the program as cmd.exe finds it: C:\Windows\System32\HOSTNAME.EXE is hostname
+        word = re.sub(r"\.exe$", "", low.split()[0].strip('"').rsplit("\\", 1)[-1]) if low.split() else ""
+        if word in ("hostname", "whoami") and len(low.split()) == 1:
+            low = word
         result = {"stdout": b"", "stderr": b"", "rc": 0}
         if low in ("hostname", "$env:computername", "[environment]::machinename"):
             result["stdout"] = (host.computer_name + "\r\n").encode()
@@ -336,9 +349,40 @@ class _Request:
                 result["power_off_now"] = True
             else:
                 result["power_off_on_close"] = True
+        elif not line:
+            pass  # cmd /c with nothing to run: no output, exit code 0
         else:
-            first = line.split()[0] if line.split() else command
+            first = line.split()[0]
             result["stderr"] = ("'%s' is not recognized as an internal or external command,\r\n"
                                 "operable program or batch file.\r\n" % first).encode()
             result["rc"] = 1
         return result
+
+
+_CMD_SPECIAL = set("&<>()@^|")
+_NESTED_CMD = re.compile(r"(?is)^cmd(?:\.exe)?((?:\s+/(?:[adeqstuvf](?::\S*)?|[a-z]:\S*))*)\s+/[ck](?:\s+(?P<rest>.*)|$)")
+
+
+def cmd_c(line):
+    """What ``cmd /c <line>`` runs (``cmd /?``, "processing quote characters"), nested ``cmd /c`` included.
+
+    If the line starts with a quote, cmd keeps the quotes only when there are exactly two of them, nothing special
+    (``&<>()@^|``) between them, whitespace between them, and the quoted text names an executable file; otherwise it
+    removes the first quote and the last one: ``"hostname"`` runs ``hostname``.
+    """
+    for _ in range(8):  # cmd /c cmd /c ... : a few levels are plenty
+        line = line.strip()
+        if line.startswith('"'):
+            close = line.find('"', 1)
+            inner = line[1:close] if close > 0 else ""
+            keep = (line.count('"') == 2 and close > 0 and not (set(inner) & _CMD_SPECIAL)
+                    and any(c.isspace() for c in inner) and re.search(r"(?i)\.(exe|com|bat|cmd)$", inner))
+            if not keep:
+                last = line.rfind('"')
+                line = (line[1:last] + line[last + 1:]) if last > 0 else line[1:]
+                line = line.strip()
+        m = _NESTED_CMD.match(line)
+        if not m:
+            return line
+        line = m.group("rest") or ""
+    return line

@@ -31,6 +31,7 @@ URI_WMI = "http://schemas.microsoft.com/wbem/wsman/1/wmi/"
 URI_CIM_ALL = "http://schemas.dmtf.org/wbem/wscim/1/*"
 URI_CIM = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/"
 URI_CONFIG = "http://schemas.microsoft.com/wbem/wsman/1/config"
+URI_PSRP = "http://schemas.microsoft.com/powershell/"
 URI_WMI_ERROR = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError"
 DIALECT_WQL = "http://schemas.microsoft.com/wbem/wsman/1/WQL"
 DIALECT_SELECTOR = "http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter"
@@ -131,6 +132,20 @@ def access_denied_wmi():
 def invalid_class(cls):
     return WSManFault(0x80041010, "w:CannotProcessFilter", "Invalid class ",
                       wmi={"error_Code": 0x80041010, "CIMStatusCode": 5, "error_Category": 0, "class": cls})
+
+
+def invalid_query(text):
+    """WBEM_E_INVALID_QUERY: the WQL names a property the class does not have."""
+    return WSManFault(0x80041017, "w:CannotProcessFilter", "Invalid query ",
+                      wmi={"error_Code": 0x80041017, "CIMStatusCode": 1, "error_Category": 0, "query": text})
+
+
+def psrp_refused(uri):
+    """A PowerShell remoting (PSRP) request: this lab is a WMI and cmd-shell peer, it has no session configuration.
+    Windows answers a resource URI with no plugin behind it with ERROR_WSMAN_INVALID_RESOURCE_URI (0x80338012)."""
+    return WSManFault(2150858770, "w:DestinationUnreachable",
+                      "The WS-Management service cannot process the request. Cannot find the %s session configuration "
+                      "in the WSMan: drive on the localhost computer." % uri.rstrip("/").rsplit("/", 1)[-1])
 
 
 def invalid_namespace(ns):

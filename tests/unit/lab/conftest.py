@@ -14,4 +14,6 @@ FAULTS = {"pc0002": "bad_password", "pc0003": "access_denied", "pc0004": "too_ol
 def wsman_lab():
     with running_lab(http_port=0, https_port=0, seed=5, count=9, base_address="127.0.20.1", faults=FAULTS) as lab:
         lab.fleet.by_name["pc0001"].allow_unencrypted = True
+        for name in ("pc0000", "pc0001"):  # the Basic cases (Basic is off on Windows until Auth/Basic=true)
+            lab.fleet.by_name[name].basic = True
         yield lab

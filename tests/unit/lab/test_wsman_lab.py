@@ -168,7 +168,7 @@ def test_pypsrp_winrs_process(wsman_lab):
         proc2 = Process(shell, "hostname")
         proc2.invoke()
     assert proc2.stdout == (host.computer_name + "\r\n").encode() and proc2.rc == 0
-    assert proc.rc == 1  # cmd.exe /c ... is not one of the canned commands: cmd's "not recognized"
+    assert (proc.stdout, proc.rc) == (b"hi\r\n", 0)  # WinRS runs cmd /c <line>: the nested cmd.exe /c echo hi runs
 
 
 def test_silent_device_accepts_and_never_answers(wsman_lab):

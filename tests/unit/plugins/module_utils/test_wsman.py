@@ -22,6 +22,7 @@ FAULTS = {"pc0001": "offline", "pc0002": "silent", "pc0003": "bad_password", "pc
 @pytest.fixture(scope="module")
 def lab():
     with running_lab(http_port=0, https_port=0, seed=9, count=11, base_address="127.0.21.1", faults=FAULTS) as lab:
+        lab.fleet.by_name["pc0000"].basic = True  # the https/ssl (Basic) case: Basic is off on Windows by default
         yield lab
 
 
