@@ -168,8 +168,8 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._graph_devices 
     MD_READ,
     SVC_READ,
     entra_info,
+    entra_info_many,
     explain_permission,
-    info_many,
     selectors,
 )
 
@@ -198,10 +198,7 @@ def main():
             if not many:
                 devices = entra_info(client, module.params)
             else:
-                devices = info_many(entra_info, client, "serial_number", module.params["serial_numbers"])
-                seen = set(d["id"] for d in devices)
-                devices += [d for d in info_many(entra_info, client, "name", module.params["names"])
-                            if d["id"] not in seen]
+                devices = entra_info_many(client, module.params["serial_numbers"] or [], module.params["names"] or [])
         except GraphPermissionError as exc:
             raise explain_permission(exc, "entra_device_info", [DEV_READ, SVC_READ, MD_READ])
         module.exit_json(changed=False, devices=devices)

@@ -136,8 +136,8 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._graph_devices 
     INTUNE_SELECTORS,
     MD_READ,
     explain_permission,
-    info_many,
     intune_info,
+    intune_info_many,
     selectors,
 )
 
@@ -165,7 +165,7 @@ def main():
             if many is None:
                 devices = intune_info(client, module.params)
             else:
-                devices = info_many(intune_info, client, "serial_number", many)
+                devices = intune_info_many(client, many)
         except GraphPermissionError as exc:
             raise explain_permission(exc, "intune_device_info", [MD_READ])
         module.exit_json(changed=False, devices=devices)

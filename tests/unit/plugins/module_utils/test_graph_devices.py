@@ -274,3 +274,30 @@ def test_permission_errors_name_the_permission(lab):
         gd.entra_info(narrow, {"id": seeded["entra"][0]["id"]})
     assert gd.permission_for(err.value) == gd.SVC_READ  # the ZTDID lookup needs the Autopilot read permission
     assert lab.service.records(serial)["managed"]
+
+
+def test_fleet_lookups_in_bulk_find_what_one_lookup_per_device_finds(lab):
+    """intune_info_many / entra_info_many: the same records, guards and order as one lookup per value, in a few
+    $batch requests instead of several requests per device."""
+    serials = [_reused(lab, join)[0] for join in ("entra", "hybrid", "entra", "hybrid")] + ["NO-SUCH-SERIAL"]
+    names = [lab.service.records(serials[1])["entra"][0]["displayName"], "NO-SUCH-NAME"]
+    one_by_one, bulk = _client(lab), _client(lab)
+    expected_intune, seen = [], set()
+    for s in serials:
+        for rec in gd.intune_info(one_by_one, {"serial_number": s}):
+            if rec["id"] not in seen:
+                seen.add(rec["id"])
+                expected_intune.append(rec)
+    expected_entra, seen = [], set()
+    for option, values in (("serial_number", serials), ("name", names)):
+        for v in values:
+            for rec in gd.entra_info(one_by_one, {option: v}):
+                if rec["id"] not in seen:
+                    seen.add(rec["id"])
+                    expected_entra.append(rec)
+    assert len(expected_intune) == 4 and len(expected_entra) >= 4
+    assert gd.intune_info_many(bulk, serials + [serials[0].lower()]) == expected_intune
+    assert gd.entra_info_many(bulk, serials, names) == expected_entra
+    assert bulk.stats["requests"] * 2 < one_by_one.stats["requests"]
+    with pytest.raises(InputError, match="wildcard"):
+        gd.intune_info_many(bulk, ["PF*"])
