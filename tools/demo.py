@@ -38,6 +38,9 @@ from winfleet_lab.playbook import BIN, ansible_env  # noqa: E402
 DEMO_FAULTS = {"pc0005": "offline", "pc0006": "bad_password", "pc0007": "access_denied"}
 DEMO_FOREIGN = "pc0010"  # its serial is claimed by another organization
 DEMO_REUSED = "pc0020"  # registered and enrolled long ago: stale records
+# Its own group tag, which no deployment profile of the lab tenant targets (the tenant's profile targets the fleet's
+# tag WINFLEET-LAB): the demo shows a device registered but not ready, "Registered, no profile", with the cause.
+DEMO_NO_PROFILE = {"pc0030": "SALES"}
 # The demo's ansible configuration: the campaign console (plugins/callback/campaign.py) - one line per stage, each
 # failure once, a table at the end. `-v` in ANSIBLE_VERBOSITY brings back ansible's full output.
 CONSOLE = {"ANSIBLE_STDOUT_CALLBACK": "winfleet.autopilot.campaign"}
@@ -113,6 +116,7 @@ def main(argv=None):
             "fleet_oem_files": [str(sources / "oem-partner.csv")],
             "fleet_configmgr_exports": [str(sources / "configmgr-export.csv")],
             "fleet_csv_folders": [str(sources / "usb")],
+            "fleet_group_tags": DEMO_NO_PROFILE,
         })
         stats = labs.graph_stats()
     report = campaign / "report"

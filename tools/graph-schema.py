@@ -35,6 +35,12 @@ EXCERPT = HERE / "beta-excerpt.csdl"
 # The entity types the lab serves, and the bound actions (binding type, action name).
 ENTITIES = ["windowsAutopilotDeviceIdentity", "importedWindowsAutopilotDeviceIdentity", "windowsAutopilotSettings",
             "managedDevice", "device", "user", "licenseDetails", "importedDeviceIdentity", "importedDeviceIdentityResult"]
+# The tenant's subscriptions: the licence check names SKUs and service plans through them.
+ENTITIES += ["subscribedSku"]
+# Deployment profiles, their assignments and Entra groups (issue 16).
+ENTITIES += ["group", "windowsAutopilotDeploymentProfile", "windowsAutopilotDeploymentProfileAssignment"]
+# Complex types no property names but values carry (@odata.type): the profile assignment targets (issue 16).
+DERIVED = ["groupAssignmentTarget", "allDevicesAssignmentTarget", "exclusionGroupAssignmentTarget"]
 ACTIONS = [("windowsAutopilotDeviceIdentity", "updateDeviceProperties"),
            ("windowsAutopilotDeviceIdentity", "assignUserToDevice"),
            ("windowsAutopilotDeviceIdentity", "unassignUserFromDevice"),
@@ -43,6 +49,50 @@ ACTIONS = [("windowsAutopilotDeviceIdentity", "updateDeviceProperties"),
            ("importedDeviceIdentity", "searchExistingIdentities")]
 # Not in v1.0 at all: the lab answers these only under /beta (windowsAutopilotSettings has no v1.0 resource).
 BETA_ONLY = {"windowsAutopilotSettings", "importedDeviceIdentity", "importedDeviceIdentityResult"}
+# v1.0 has the profile entity types but no entity set that serves them (deviceManagement has no
+# windowsAutopilotDeploymentProfiles, the device no deploymentProfileAssignmentStatus): beta only (issue 16).
+BETA_ONLY |= {"windowsAutopilotDeploymentProfile", "windowsAutopilotDeploymentProfileAssignment"}
+# Types of beta-only properties as the beta API reference documents them (learn.microsoft.com/graph/api/resources/
+# intune-enrollment-windowsautopilotdeploymentprofile, -windowsautopilotdeploymentprofileassignment,
+# intune-enrollment-outofboxexperiencesettings, intune-enrollment-windowsenrollmentstatusscreensettings ?view=
+# graph-rest-beta), used only when the beta CSDL is not at hand: (type, collection, nullable).
+BETA_TYPES_DOC = {
+    ("windowsAutopilotDeploymentProfile", "enableWhiteGlove"): ("Edm.Boolean", False, False),
+    ("windowsAutopilotDeploymentProfile", "extractHardwareHash"): ("Edm.Boolean", False, False),
+    ("windowsAutopilotDeploymentProfile", "language"): ("Edm.String", False, True),
+    ("windowsAutopilotDeploymentProfile", "outOfBoxExperienceSettings"): ("outOfBoxExperienceSettings", False, True),
+    ("windowsAutopilotDeploymentProfile", "enrollmentStatusScreenSettings"):
+        ("windowsEnrollmentStatusScreenSettings", False, True),
+    ("windowsAutopilotDeploymentProfileAssignment", "target"): ("deviceAndAppManagementAssignmentTarget", False, True),
+    ("windowsAutopilotDeploymentProfileAssignment", "source"): ("deviceAndAppManagementAssignmentSource", False, False),
+    ("windowsAutopilotDeploymentProfileAssignment", "sourceId"): ("Edm.String", False, True),
+    ("outOfBoxExperienceSettings", "hidePrivacySettings"): ("Edm.Boolean", False, False),
+    ("outOfBoxExperienceSettings", "hideEULA"): ("Edm.Boolean", False, False),
+    ("outOfBoxExperienceSettings", "userType"): ("windowsUserType", False, False),
+    ("outOfBoxExperienceSettings", "deviceUsageType"): ("windowsDeviceUsageType", False, False),
+    ("outOfBoxExperienceSettings", "skipKeyboardSelectionPage"): ("Edm.Boolean", False, False),
+    ("outOfBoxExperienceSettings", "hideEscapeLink"): ("Edm.Boolean", False, False),
+    ("windowsEnrollmentStatusScreenSettings", "hideInstallationProgress"): ("Edm.Boolean", False, False),
+    ("windowsEnrollmentStatusScreenSettings", "allowDeviceUseBeforeProfileAndAppInstallComplete"):
+        ("Edm.Boolean", False, False),
+    ("windowsEnrollmentStatusScreenSettings", "blockDeviceSetupRetryByUser"): ("Edm.Boolean", False, False),
+    ("windowsEnrollmentStatusScreenSettings", "allowLogCollectionOnInstallFailure"): ("Edm.Boolean", False, False),
+    ("windowsEnrollmentStatusScreenSettings", "customErrorMessage"): ("Edm.String", False, True),
+    ("windowsEnrollmentStatusScreenSettings", "installProgressTimeoutInMinutes"): ("Edm.Int32", False, False),
+    ("windowsEnrollmentStatusScreenSettings", "allowDeviceUseOnInstallFailure"): ("Edm.Boolean", False, False),
+    # deviceAndAppManagementAssignmentTarget (beta) and the targets derived from it
+    ("*", "deviceAndAppManagementAssignmentFilterId"): ("Edm.String", False, True),
+    ("*", "deviceAndAppManagementAssignmentFilterType"): ("deviceAndAppManagementAssignmentFilterType", False, False),
+}
+
+
+def _doc_types(type_name, props):
+    """Fill in the types the fallback could not find, from BETA_TYPES_DOC."""
+    for prop, spec in props.items():
+        doc = BETA_TYPES_DOC.get((type_name, prop)) or BETA_TYPES_DOC.get(("*", prop))
+        if spec.get("type") is None and doc is not None:
+            props[prop] = {"type": doc[0], "collection": doc[1], "nullable": doc[2]}
+    return props
 # Beta action parameters as the beta API reference documents them (learn.microsoft.com/graph/api/
 # intune-enrollment-windowsautopilotdeviceidentity-updatedeviceproperties?view=graph-rest-beta ...), used only when the
 # beta CSDL is not at hand.
@@ -96,7 +146,7 @@ class Csdl:
         out = {}
         base = el.get("BaseType")
         if base:
-            parent = self.properties(_short(base)[0])
+            parent = self.properties(_short(base)[0], base_source)
             if parent is None and base_source is not None:
                 parent = base_source.properties(_short(base)[0])
             if parent is None:
@@ -138,13 +188,16 @@ def extract(version, csdl, fallback=None, mappings=None):
             props = {"id": {"type": "Edm.String", "collection": False, "nullable": False}}
             props.update({p: base.get(p, {"type": None, "collection": False, "nullable": True})
                           for p in names["properties"]})
-            if name in ("user", "device"):
+            _doc_types(name, props)
+            if name in ("user", "device", "group"):
                 props["deletedDateTime"] = {"type": "Edm.DateTimeOffset", "collection": False, "nullable": True}
             source = "type-mappings (names) + v1.0 CSDL (types)"
         if props is None:
             raise SystemExit("%s: entity type %s not found" % (version, name))
         out["entities"][name] = {"source": source, "properties": props}
         todo += [p["type"] for p in props.values() if p["type"] and not p["type"].startswith("Edm.")]
+    if "windowsAutopilotDeploymentProfileAssignment" in out["entities"]:
+        todo += DERIVED
     seen = set()
     while todo:
         name = todo.pop()
@@ -162,8 +215,12 @@ def extract(version, csdl, fallback=None, mappings=None):
             out["enums"][name] = {"members": sorted(named("enum", name)), "flags": False, "source": "type-mappings"}
         elif named("complex", name) is not None and fallback is not None:
             base = fallback.properties(name) or {}
-            props = {p: base.get(p, {"type": None, "collection": False, "nullable": True})
-                     for p in named("complex", name)["properties"]}
+            names = list(named("complex", name)["properties"])
+            if name in DERIVED:  # the type-mappings list a derived type's own properties; the base's come too
+                inherited = (named("complex", "deviceAndAppManagementAssignmentTarget") or {}).get("properties", [])
+                names += [p for p in list(base) + list(inherited) if p not in names]
+            props = _doc_types(name, {p: base.get(p, {"type": None, "collection": False, "nullable": True})
+                                      for p in names})
             out["complex"][name] = {"source": "type-mappings (names) + v1.0 CSDL (types)", "properties": props}
             todo += [p["type"] for p in props.values() if p["type"] and not p["type"].startswith("Edm.")]
         else:

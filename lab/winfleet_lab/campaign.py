@@ -27,7 +27,11 @@ from .wsman import Fleet, Lab
 REFRESH = ROOT / "playbooks" / "refresh.yml"
 # Graph lab timing: the documented durations one hundred times faster; import processing takes ~3 s so the
 # progress of the wait shows.
-GRAPH_FAST = {"time_scale": 0.01, "processing_delay": 300.0, "delete_delay": 30.0}
+GRAPH_FAST = {"time_scale": 0.01, "processing_delay": 300.0, "delete_delay": 30.0, "membership_delay": 100.0,
+              "profile_assignment_delay": 100.0}
+# The lab inventory's group tag: the lab tenant's default deployment profile targets it (a dynamic group on
+# [OrderID]), as a real tenant set up for the fleet would.
+LAB_GROUP_TAG = "WINFLEET-LAB"
 
 
 class Labs:
@@ -38,8 +42,11 @@ class Labs:
     """
 
     def __init__(self, workdir, count=50, base_address="127.0.51.1", faults=None, seed=2026, graph_host="127.0.0.1",
-                 graph_settings=None, vm_every=17):
+                 graph_settings=None, vm_every=17, profile_group_tag=LAB_GROUP_TAG):
         self.workdir = pathlib.Path(workdir)
+        # The group tag the tenant's default deployment profile targets ("" = every Autopilot device, None = no
+        # profile at all).
+        self.profile_group_tag = profile_group_tag
         self.count = count
         self.base_address = base_address
         self.faults = dict(faults or {})
@@ -61,6 +68,8 @@ class Labs:
         self.wsman.start()
         try:
             self.graph = GraphLab(self.workdir / "graph", host=self.graph_host, port=0, **self.graph_settings).start()
+            if self.profile_group_tag is not None and not self.graph.service.store.data["profiles"]:
+                self.graph.service.default_profile(self.profile_group_tag or None)
         except BaseException:
             self.wsman.stop()
             raise
@@ -167,10 +176,10 @@ class Campaign:
     (``self.cm``)."""
 
     def __init__(self, workdir, base_address, count=12, faults=None, seed=606, vm_every=0, graph_settings=None,
-                 overrides=None, forks=12, name="test", configmgr_host=None):
+                 overrides=None, forks=12, name="test", configmgr_host=None, profile_group_tag=LAB_GROUP_TAG):
         self.workdir = pathlib.Path(workdir)
         self.labs = Labs(self.workdir / "labs", count=count, base_address=base_address, faults=faults, seed=seed,
-                         vm_every=vm_every, graph_settings=graph_settings)
+                         vm_every=vm_every, graph_settings=graph_settings, profile_group_tag=profile_group_tag)
         self.count = count
         self.forks = forks
         self.name = name

@@ -34,8 +34,14 @@ IMPORTED = "/deviceManagement/importedWindowsAutopilotDeviceIdentities"
 AUTOPILOT = "/deviceManagement/windowsAutopilotDeviceIdentities"
 IMPORT_PREFIX = "winfleet-"
 
-# Outcomes, in the words of the Microsoft Managed Desktop registration pages (the seed).
+# Outcomes, in the words of the Microsoft Managed Desktop registration pages (the seed). An import that succeeded is
+# "Registered" (the portal's word): the device is in Windows Autopilot. It is "Ready for user" only once a deployment
+# profile is assigned too (issue 16; the shared reference autopilot-lifecycle.md section 1).
+REGISTERED = "Registered"
 READY = "Ready for user"
+PROFILE_PENDING = "Profile pending"
+NO_PROFILE = "Registered, no profile"
+PROFILE_FAILED = "Profile assignment failed"
 ALREADY = "Device already registered"
 NOT_FOUND = "Device not found"
 BAD_HASH = "Hardware hash not valid"
@@ -47,7 +53,8 @@ ACTIVE = "Active"
 INACTIVE = "Inactive"
 
 MESSAGES = {
-    READY: "Registration succeeded and the device is now ready to be delivered to the end user.",
+    REGISTERED: "Registration succeeded: the device is in Windows Autopilot. It is ready to be delivered once a "
+                "deployment profile is assigned to it.",
     ALREADY: "This device is already registered to your organization. No further action required.",
     NOT_FOUND: "We couldn't register this device because we could not find a match for the provided manufacturer, "
                "model, or serial number. Confirm these values with your device supplier.",
@@ -246,7 +253,7 @@ def import_id_for(batch):
 def outcome_of(state, request_id=None):
     status = (state.get("deviceImportStatus") or "").lower()
     if status == "complete":
-        return READY
+        return REGISTERED
     if status in ("unknown", "pending", "partial", ""):
         return PENDING
     name = (state.get("deviceErrorName") or "").lower()
@@ -280,7 +287,7 @@ class Registrar:
         """Register ``entries`` (from ``prepare``); returns one result per entry, in order.
 
         ``submitted_before``: serial keys (``serial_key``) a killed or timed-out run of the same campaign submitted; one
-        of them found registered now was registered by that run: ``Ready for user`` (changed), not ``Device already
+        of them found registered now was registered by that run: ``Registered`` (changed), not ``Device already
         registered``. ``on_submitted(results)`` is called with the results of the devices this run waits for (sent now
         or adopted), once every batch is sent and before waiting; ``on_verdicts(results)`` with every result once the
         verdicts are in and before any import record is deleted - a caller that records them (the campaign journal)
@@ -304,12 +311,12 @@ class Registrar:
                 res.update(outcome=ALREADY, device_id=dev.get("id"), registered_group_tag=dev.get("groupTag"),
                            registered_user=dev.get("userPrincipalName"))
                 if key in before:  # registered by this campaign's run that did not live to see it
-                    res.update(outcome=READY, changed=True, resumed=True)
+                    res.update(outcome=REGISTERED, changed=True, resumed=True)
                 self._maybe_update(e, dev, res, check_mode)
                 stale.extend(r for r in own.get(key, []))
                 continue
             records = own.get(key, [])
-            live = [r for r in records if outcome_of(r["state"]) in (PENDING, READY)]
+            live = [r for r in records if outcome_of(r["state"]) in (PENDING, REGISTERED)]
             if live:
                 rec = live[-1]
                 tracked[rec["id"]] = e
@@ -361,7 +368,7 @@ class Registrar:
                 continue
             st = rec["state"]
             out = _verdict(res, rec_id, st)
-            if out == READY:
+            if out == REGISTERED:
                 res.update(device_id=st.get("deviceRegistrationId"), changed=True)
             elif out == PENDING and rec_id in submitted:
                 res["changed"] = True  # wait=false, or the timeout: imported now, the verdict comes later
@@ -396,7 +403,7 @@ class Registrar:
         # Still pending is a failure only when the run waited for the verdict (the timeout expired); with wait=false
         # it is what the caller asked for.
         res["failed"] = out in (NOT_FOUND, BAD_HASH, OTHER_ORG, UNEXPECTED) or (out == PENDING and self.wait)
-        res["registered"] = out in (READY, ALREADY)
+        res["registered"] = out in (REGISTERED, ALREADY)
 
     def _maybe_update(self, e, dev, res, check_mode):
         if not self.update_existing:
@@ -528,7 +535,7 @@ class Registrar:
         latest = {}
         keys = {rec_id: serial_key(e["serial_number"]) for rec_id, e in tracked.items()}
         while True:
-            counts = {READY: 0, PENDING: 0, "failed": 0}
+            counts = {REGISTERED: 0, PENDING: 0, "failed": 0}
             seen = set()
             for rec in self.client.paged(IMPORTED):
                 rec_id = rec.get("id")
@@ -536,12 +543,12 @@ class Registrar:
                     latest[rec_id] = rec
                     seen.add(rec_id)
                     out = outcome_of(rec["state"])
-                    counts[READY if out in (READY, ALREADY) else out if out == PENDING else "failed"] += 1
+                    counts[REGISTERED if out in (REGISTERED, ALREADY) else out if out == PENDING else "failed"] += 1
             missing = [i for i in tracked if i not in seen]
             for rec_id in missing:  # someone deleted it: the record's verdict is lost, look at the device
                 latest.pop(rec_id, None)
-            self.looks.append({"t": round(self.clock() - started, 1), "ready": counts[READY],
-                               "pending": len(tracked) - counts[READY] - counts["failed"], "failed": counts["failed"]})
+            self.looks.append({"t": round(self.clock() - started, 1), "ready": counts[REGISTERED],
+                               "pending": len(tracked) - counts[REGISTERED] - counts["failed"], "failed": counts["failed"]})
             if not counts[PENDING] or not self.wait:
                 break
             if self.clock() + self.poll_interval > deadline:
@@ -582,8 +589,25 @@ def parse_time(text):
         return None
 
 
+def profile_status(device):
+    """The device's deployment profile state in words: READY (a profile is assigned), PROFILE_PENDING,
+    PROFILE_FAILED, NO_PROFILE (``notAssigned``), or REGISTERED when the API version does not say (v1.0 has no
+    ``deploymentProfileAssignmentStatus``)."""
+    status = str(device.get("deploymentProfileAssignmentStatus") or "").lower()
+    if status.startswith("assigned"):
+        return READY
+    if status == "pending":
+        return PROFILE_PENDING
+    if status == "failed":
+        return PROFILE_FAILED
+    if status == "notassigned":
+        return NO_PROFILE
+    return REGISTERED  # absent (v1.0) or "unknown"
+
+
 def device_status(device, import_state=None, now=None, inactive_days=7):
-    """Registration pending | Registration failed | Ready for user | Active | Inactive."""
+    """Registration pending | Registration failed | Ready for user | Profile pending | Registered, no profile |
+    Profile assignment failed | Registered | Active | Inactive."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     if device is None:
         if import_state is None:
@@ -591,13 +615,13 @@ def device_status(device, import_state=None, now=None, inactive_days=7):
         out = outcome_of(import_state)
         if out == PENDING:
             return PENDING
-        if out in (READY, ALREADY):
+        if out in (REGISTERED, ALREADY):
             return NOT_FOUND  # it was registered once and has been removed since
         return FAILED
     enrolled = (device.get("enrollmentState") or "").lower() == "enrolled"
     managed = (device.get("managedDeviceId") or "").strip("0-") != ""
     if not enrolled and not managed:
-        return READY
+        return profile_status(device)
     last = parse_time(device.get("lastContactedDateTime"))
     if last is not None and now - last <= datetime.timedelta(days=inactive_days):
         return ACTIVE
@@ -620,6 +644,10 @@ def device_view(dev, status):
         "enrollment_state": dev.get("enrollmentState"),
         "last_contacted": None if not parse_time(dev.get("lastContactedDateTime")) else dev.get("lastContactedDateTime"),
         "deployment_profile_status": dev.get("deploymentProfileAssignmentStatus"),
+        "deployment_profile_detailed_status": dev.get("deploymentProfileAssignmentDetailedStatus"),
+        "deployment_profile_assigned": None if not parse_time(dev.get("deploymentProfileAssignedDateTime"))
+        else dev.get("deploymentProfileAssignedDateTime"),
+        "deployment_profile": None,
         "azure_ad_device_id": dev.get("azureActiveDirectoryDeviceId") or dev.get("azureAdDeviceId"),
         "managed_device_id": None if (dev.get("managedDeviceId") or "").strip("0-") == "" else dev.get("managedDeviceId"),
     }
@@ -651,7 +679,7 @@ def device_info(client, serials=None, include_import_state=True, inactive_days=7
         # An import that completed between the two reads: its device exists now. Look once more before calling it
         # removed (found by the crash suite: the device was reported "Device not found" right after registering).
         late = [s for s in missing if s.upper() in imports
-                and outcome_of(imports[s.upper()]["state"]) in (READY, ALREADY)]
+                and outcome_of(imports[s.upper()]["state"]) in (REGISTERED, ALREADY)]
         if late:
             found.update(find_registered(client, late))
     out = []

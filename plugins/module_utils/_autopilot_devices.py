@@ -9,7 +9,10 @@
 
 * Lookups: devices named by id are read in ``$batch`` requests (20 per request), by serial number through
   ``_autopilot.find_registered`` (also batched).
-* Removal: one ``$batch`` of ``DELETE windowsAutopilotDeviceIdentities/{id}``, then ONE wait loop for all of them:
+* Removal, in the order of Microsoft's current deregistration page (memdocs autopilot/registration-overview,
+  "Deregister a device": delete the Intune device first - the caller's step -, then unassign the user, then delete
+  the Autopilot record): one ``$batch`` of ``unassignUserFromDevice`` for the devices with an assigned user, then one
+  ``$batch`` of ``DELETE windowsAutopilotDeviceIdentities/{id}``, then ONE wait loop for all of them:
   the service removes Autopilot devices asynchronously ("can take a few minutes"), so every ``poll_interval`` the
   devices still there are read again (batched; 404 = gone) until none is left or ``wait_timeout`` passes. The
   service answers a delete of a device that is already gone with 400 "Cannot find device": gone, not removed by
@@ -153,6 +156,7 @@ def absent_many(client, entries, check_mode=False, wait=True, timeout=600.0, int
         seen.add(dev["id"])
         calls.append({"method": "DELETE", "url": "%s/%s" % (AUTOPILOT, dev["id"])})
         owners.append(res)
+    calls, owners = _unassign_users(client, calls, owners, {dev["id"]: dev for _res, dev in todo})
     pending = {}
     progress = _progress.Reporter("cleanup", "Deleting Windows Autopilot devices", total=len(calls), unit="records")
     for call, res, resp in zip(calls, owners, client.batch(calls, progress=None if wait else progress), strict=True):
@@ -187,6 +191,31 @@ def absent_many(client, entries, check_mode=False, wait=True, timeout=600.0, int
                                         "service removes devices asynchronously, run again later"
                        % (res["serial_number"], res["id"], timeout))
     return results
+
+
+def _unassign_users(client, calls, owners, devices):
+    """Unassign the user of every device about to be deleted that has one (``unassignUserFromDevice``, 20 per
+    ``$batch``; the action only clears the assignment, so a re-send is harmless). A device whose user cannot be
+    unassigned is not deleted: its entry fails. Returns the delete calls and owners left."""
+    todo = [(call, res) for call, res in zip(calls, owners, strict=True)
+            if (devices[res["id"]].get("userPrincipalName") or "").strip()]
+    if not todo:
+        return calls, owners
+    actions = [{"method": "POST", "url": "%s/%s/unassignUserFromDevice" % (AUTOPILOT, res["id"])} for _c, res in todo]
+    refused = set()
+    for action, (_call, res), resp in zip(actions, todo, client.batch(actions, retry_unsafe=True), strict=True):
+        if resp.status < 300:
+            res["unassigned_user"] = devices[res["id"]].get("userPrincipalName")
+            continue
+        try:
+            client.raise_for(action, resp)
+        except GraphError as exc:
+            _raise_global(exc)
+            res.update(changed=False, failed=True, msg="The user of Windows Autopilot device %s could not be "
+                       "unassigned, so it was not deleted: %s" % (res["id"], exc.msg))
+            refused.add(res["id"])
+    kept = [(c, r) for c, r in zip(calls, owners, strict=True) if r["id"] not in refused]
+    return [c for c, _r in kept], [r for _c, r in kept]
 
 
 def update_many(client, entries, check_mode=False):

@@ -8,7 +8,10 @@
 """The deliver stage of a campaign for a whole fleet in one call (``autopilot_device`` with ``journal``):
 
 the journal: the devices registered ─► read them (bulk) ─► ``changes`` ─► ``updateDeviceProperties`` in ``$batch``
-    ─► read again (only when something changed) ─► the assigned users' licences ─► ``events`` ─► journal
+    ─► read again (only when something changed) ─► deployment profiles: the tenant's profiles and groups read once,
+    each device without a profile explained (``_profiles.explain``), the devices a profile targets waited for
+    (``profile_wait_timeout``, a look every ``profile_poll_interval``) ─► the assigned users' licences ─► ``events``
+    ─► journal
 
 ``changes`` and ``events`` are pure functions, also offered as the ``deliver_changes`` / ``deliver_events`` filters
 for playbooks that build their own deliver step; unit tests: tests/unit/plugins/module_utils/test_deliver_stage.py.
@@ -18,32 +21,56 @@ for playbooks that build their own deliver step; unit tests: tests/unit/plugins/
   number or by the inventory host the journal's collect event recorded, when different (case-insensitive) - as the
   entries of ONE ``autopilot_device`` task (``devices``, bulk ``updateDeviceProperties`` in ``$batch``).
 * ``events``: one event per device, its final state (``autopilot_device_info`` after the updates): ``ok`` with the
-  device's status (``Ready for user``, ``Active``, ``Inactive`` ...), or ``failed`` with ``Device not found``,
-  ``Update failed`` (the service's refusal in ``prerequisites``) or ``Licence missing`` (the user unknown in the
-  tenant, or lacking a licence). ``detail`` is ``{group_tag, assigned_user, licence (ok | missing | not needed |
-  not checked), prerequisites}`` (what ``_report`` reads).
+  device's status (``Ready for user`` = registered AND a deployment profile assigned, ``Profile pending`` = a
+  profile targets it and the service has not assigned it yet: a re-run looks again, ``Active``, ``Inactive``), or
+  ``failed`` with ``Device not found``, ``Update failed`` (the service's refusal in ``prerequisites``), ``Registered,
+  no profile`` (no profile reaches the device: it would boot into the ordinary Windows setup; the cause in
+  ``detail.profile.cause``, e.g. "no deployment profile targets group tag Sales"), ``Profile assignment failed``
+  (the service's detailed status in words) or ``Licence missing`` (the user unknown in the tenant, or lacking a
+  licence). ``detail`` is ``{group_tag, assigned_user, licence (ok | missing | not needed | not checked),
+  prerequisites, profile: {status, detailed_status, assigned, name, cause}}`` (what ``_report`` reads).
 """
 
 from __future__ import annotations
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal
-from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import device_info
+import time
+
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _profiles
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
+    NO_PROFILE,
+    PROFILE_FAILED,
+    PROFILE_PENDING,
+    READY,
+    device_info,
+)
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot_devices import check_entries, update_many
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._licence import check_users
 
 NOT_FOUND = "Device not found"
 UPDATE_FAILED = "Update failed"
 LICENCE_MISSING = "Licence missing"
-FAILED_STATUSES = (NOT_FOUND, UPDATE_FAILED, LICENCE_MISSING)
+FAILED_STATUSES = (NOT_FOUND, UPDATE_FAILED, LICENCE_MISSING, NO_PROFILE, PROFILE_FAILED)
 
 
 def _key(value):
     return str(value or "").strip().upper()
 
 
-def wanted(journal=None, serials=None, assigned_users=None):
-    """``{SERIAL: {serial, host, assigned_user}}`` for the registered ``serials`` (as journaled)."""
+def _by_device(mapping, serial, host):
+    """The value ``mapping`` gives a device, by serial number or by inventory host name (case-insensitive)."""
+    exact = {str(k): v for k, v in (mapping or {}).items()}
+    folded = {_key(k): v for k, v in exact.items()}
+    value = exact.get(serial, folded.get(_key(serial)))
+    if value is None and host:
+        value = exact.get(host, folded.get(_key(host)))
+    return value
+
+
+def wanted(journal=None, serials=None, assigned_users=None, group_tags=None):
+    """``{SERIAL: {serial, host, assigned_user, group_tag}}`` for the registered ``serials`` (as journaled);
+    ``group_tag`` is the device's own tag from ``group_tags`` (by serial or host), or None."""
     journal = journal or {}
     users = {str(k): v for k, v in (assigned_users or {}).items()}
     users_ci = {_key(k): v for k, v in users.items()}
@@ -54,21 +81,26 @@ def wanted(journal=None, serials=None, assigned_users=None):
         user = users.get(serial, users_ci.get(_key(serial)))
         if user is None and host:
             user = users.get(host, users_ci.get(_key(host)))
-        out[_key(serial)] = {"serial": serial, "host": host, "assigned_user": str(user or "").strip()}
+        tag = _by_device(group_tags, serial, host)
+        out[_key(serial)] = {"serial": serial, "host": host, "assigned_user": str(user or "").strip(),
+                             "group_tag": None if tag is None else str(tag).strip()}
     return out
 
 
-def changes(devices, journal=None, serials=None, group_tag="", assigned_users=None):
+def changes(devices, journal=None, serials=None, group_tag="", assigned_users=None, group_tags=None):
     """The ``devices`` entries of one ``autopilot_device`` task: ``{serial_number, group_tag?, assigned_user?}``
-    for every registered device whose tag or user must change (properties that stay are left out)."""
-    want = wanted(journal, serials, assigned_users)
+    for every registered device whose tag or user must change (properties that stay are left out). A device's own
+    tag in ``group_tags`` (by serial or host) comes before the fleet's ``group_tag``."""
+    want = wanted(journal, serials, assigned_users, group_tags)
     out = []
     for dev in devices or []:
         if not dev.get("found"):
             continue
         entry = {"serial_number": dev.get("serial_number")}
-        if group_tag and (dev.get("group_tag") or "") != group_tag:
-            entry["group_tag"] = group_tag
+        own = (want.get(_key(dev.get("serial_number"))) or {}).get("group_tag")
+        tag = own if own is not None else group_tag
+        if tag and (dev.get("group_tag") or "") != tag:
+            entry["group_tag"] = tag
         user = (want.get(_key(dev.get("serial_number"))) or {}).get("assigned_user") or ""
         if user and (dev.get("assigned_user") or "").lower() != user.lower():
             entry["assigned_user"] = user
@@ -107,8 +139,29 @@ def _licence(user, licences):
     return "ok", []
 
 
-def events(devices, journal=None, serials=None, assigned_users=None, licences=None, update=None):
-    """One journal event per device of ``devices`` (``autopilot_device_info`` after the updates)."""
+def profile_state(dev, explained=None):
+    """``(status, profile detail)`` of a registered device from its profile status and, for a device without a
+    profile, ``explained`` = ``(profile name or None, words)`` from ``_profiles.explain``."""
+    status = dev.get("status")
+    name, words = explained or (dev.get("deployment_profile"), "")
+    detail = {"status": dev.get("deployment_profile_status"), "detailed_status":
+              dev.get("deployment_profile_detailed_status"), "assigned": dev.get("deployment_profile_assigned"),
+              "name": dev.get("deployment_profile") or (name if status == READY else None), "cause": ""}
+    if status == NO_PROFILE and explained is not None and name:
+        status = PROFILE_PENDING  # a profile targets it: the service has not assigned it yet
+    if status == PROFILE_PENDING:
+        detail["cause"] = words or "the service has not assigned the deployment profile yet"
+        detail["name"] = name
+    elif status == NO_PROFILE:
+        detail["cause"] = words or "no deployment profile is assigned to the device"
+    elif status == PROFILE_FAILED:
+        detail["cause"] = _profiles.detailed_words(dev.get("deployment_profile_detailed_status"))
+    return status, detail
+
+
+def events(devices, journal=None, serials=None, assigned_users=None, licences=None, update=None, profiles=None):
+    """One journal event per device of ``devices`` (``autopilot_device_info`` after the updates); ``profiles`` is
+    ``{SERIAL: (profile name or None, words)}`` for the devices without a profile (``_profiles.explain``)."""
     want = wanted(journal, serials, assigned_users)
     by_user = {}
     for entry in (licences or {}).get("users") or [] if isinstance(licences, dict) else licences or []:
@@ -119,19 +172,22 @@ def events(devices, journal=None, serials=None, assigned_users=None, licences=No
         key = _key(dev.get("serial_number"))
         user = dev.get("assigned_user") or ""
         licence, prerequisites = _licence(user, by_user)
+        status, profile = profile_state(dev, (profiles or {}).get(key))
         if not dev.get("found"):
             status = NOT_FOUND
         elif key in refused or "*" in refused:
             status = UPDATE_FAILED
             prerequisites.append(refused.get(key) or refused["*"])
+        elif status in (NO_PROFILE, PROFILE_FAILED):
+            pass  # the device would not start Autopilot at all: that comes before its user's licence
         elif licence == "missing":
             status = LICENCE_MISSING
-        else:
-            status = dev.get("status")
+        detail = {"group_tag": dev.get("group_tag") or "", "assigned_user": user, "licence": licence,
+                  "prerequisites": prerequisites}
+        if dev.get("found"):
+            detail["profile"] = profile
         out.append({"serial": (want.get(key) or {}).get("serial") or dev.get("serial_number"),
-                    "outcome": "failed" if status in FAILED_STATUSES else "ok", "status": status,
-                    "detail": {"group_tag": dev.get("group_tag") or "", "assigned_user": user, "licence": licence,
-                               "prerequisites": prerequisites}})
+                    "outcome": "failed" if status in FAILED_STATUSES else "ok", "status": status, "detail": detail})
     return out
 
 
@@ -146,13 +202,57 @@ class DeliverRun:
         self.events = []
         self.journal_events = []
         self.warnings = []
+        self.profile_looks = []  # [{t, ready, pending, without}] of the wait for profile assignment
 
 
-def deliver(client, journal, run=None, group_tag="", assigned_users=None, required_licences=None, check_mode=False):
+def _explain_all(client, devices, out, retagged=()):
+    """``{SERIAL: (profile name or None, words)}`` for the registered devices without a profile, and those whose group
+    tag this run changed (the service's assignment is the old tag's until it has looked again); the tenant's
+    profiles and groups are read once. A device a profile targets is one the service will assign."""
+    todo = [d for d in devices if d.get("found") and (d.get("status") in (NO_PROFILE, PROFILE_PENDING)
+                                                      or _key(d.get("serial_number")) in retagged)]
+    if not todo:
+        return {}
+    try:
+        targets = _profiles.read_targets(client)
+    except GraphError as exc:
+        out.warnings.append("the deployment profiles could not be read: %s" % exc.msg)
+        targets = {"profiles": [], "groups": {}, "error": "the deployment profiles cannot be read (%s)" % exc.msg}
+    return {_key(d.get("serial_number")): _profiles.explain(d, targets) for d in todo}
+
+
+def _waiting(devices, explained):
+    """Serials of the devices the service will assign a profile to: pending, or targeted by one."""
+    return [d["serial_number"] for d in devices if d.get("found") and (
+        d.get("status") == PROFILE_PENDING
+        or (d.get("status") == NO_PROFILE and (explained.get(_key(d["serial_number"])) or (None,))[0]))]
+
+
+def wait_for_profiles(client, devices, explained, timeout, interval, out, sleep=time.sleep, clock=time.monotonic):
+    """Look again every ``interval`` seconds at the devices a profile targets until each is assigned (or failed) or
+    ``timeout`` passes; returns the devices with their latest state. A device still waiting at the end is
+    ``Profile pending``: the next run looks at it again."""
+    by_key = {_key(d.get("serial_number")): d for d in devices}
+    started = clock()
+    waiting = _waiting(devices, explained)
+    while waiting and clock() + interval <= started + float(timeout):
+        sleep(interval)
+        for dev in device_info(client, waiting):
+            by_key[_key(dev.get("serial_number"))] = dev
+        waiting = [s for s in waiting if by_key[_key(s)].get("status") in (NO_PROFILE, PROFILE_PENDING)]
+        out.profile_looks.append({"t": round(clock() - started, 1), "pending": len(waiting),
+                                  "ready": sum(1 for d in by_key.values() if d.get("status") == READY)})
+    return [by_key[_key(d.get("serial_number"))] for d in devices]
+
+
+def deliver(client, journal, run=None, group_tag="", assigned_users=None, required_licences=None, check_mode=False,
+            profile_wait_timeout=0.0, profile_poll_interval=30.0, sleep=time.sleep, clock=time.monotonic,
+            group_tags=None):
     """The deliver stage: every device the campaign journal (folder ``journal``) shows as registered gets the fleet's
     group tag and its assigned user; its final state (and its user's licences when ``required_licences`` is a list)
     is journaled as one ``deliver`` event per device. Updates the service refuses become ``Update failed`` events
-    (so are all of them when the update fails as a whole, for example for a missing permission)."""
+    (so are all of them when the update fails as a whole, for example for a missing permission). Devices a
+    deployment profile targets are waited for up to ``profile_wait_timeout`` seconds."""
     out = DeliverRun()
     found = _journal.read(journal)
     out.warnings.extend(found.warnings)
@@ -161,7 +261,7 @@ def deliver(client, journal, run=None, group_tag="", assigned_users=None, requir
     if not serials:
         return out
     before = device_info(client, serials)
-    planned = changes(before, summary, serials, group_tag, assigned_users)
+    planned = changes(before, summary, serials, group_tag, assigned_users, group_tags)
     update = {}
     if planned:
         try:
@@ -175,10 +275,23 @@ def deliver(client, journal, run=None, group_tag="", assigned_users=None, requir
         out.devices = [dict(d, **after_by_serial.get(_key(d.get("serial_number")), {})) for d in before]
     else:
         out.devices = device_info(client, serials) if changed else before
+    retagged = {_key(e["serial_number"]) for e in planned if "group_tag" in e}
+    explained = _explain_all(client, out.devices, out, retagged)
+    for dev in out.devices:  # retagged, and no profile reaches the new tag: the service will unassign it
+        key = _key(dev.get("serial_number"))
+        if key in retagged and key in explained and not explained[key][0] and dev.get("status") in (
+                READY, PROFILE_PENDING):
+            dev.update(status=NO_PROFILE, deployment_profile=None)
+    if profile_wait_timeout and not check_mode:
+        out.devices = wait_for_profiles(client, out.devices, explained, profile_wait_timeout, profile_poll_interval,
+                                        out, sleep=sleep, clock=clock)
+        still = {_key(d.get("serial_number")) for d in out.devices if d.get("status") in (NO_PROFILE, PROFILE_PENDING)}
+        explained = {k: v for k, v in explained.items() if k in still}
+    out.devices = _profiles.name_profiles(client, out.devices)
     users = [d.get("assigned_user") for d in out.devices if d.get("assigned_user")]
     if users and required_licences is not None:
         out.users = check_users(client, users, required_licences)
-    out.events = events(out.devices, summary, serials, assigned_users, {"users": out.users}, update)
+    out.events = events(out.devices, summary, serials, assigned_users, {"users": out.users}, update, explained)
     new, warned = _journal.append(journal, "deliver", out.events, run=run, check_mode=check_mode)
     out.journal_events.extend(new)
     out.warnings.extend(warned)

@@ -14,7 +14,7 @@ read the upload files ─► the journal: what was registered or finally refused
 
 Order matters for crash safety: a run killed at any point leaves either no trace (re-run: the import records with
 this content's ``importId`` are found and adopted), pending events (re-run: adopted, or found registered and
-reported ``Ready for user``) or the final events (re-run: nothing left to send).
+reported ``Registered``) or the final events (re-run: nothing left to send).
 
 The events and what the stage takes from the journal are pure functions (unit-tested in
 tests/unit/plugins/module_utils/test_stage_events.py).
@@ -23,7 +23,7 @@ Register events (stage ``register``), one per device, ``detail`` always ``{impor
 
 * right after the import requests, before waiting: ``skipped`` / ``Registration pending`` for every device the run
   waits for (sent now or adopted from a killed run), so a run killed while waiting knows they are its own;
-* once the verdicts are in: ``changed`` / ``Ready for user`` (also ``Would import`` in check mode), ``ok`` /
+* once the verdicts are in: ``changed`` / ``Registered`` (also ``Would import`` in check mode), ``ok`` /
   ``Device already registered``, ``failed`` / the refusal in the seed's words, ``failed`` / ``Registration pending``
   when the wait timed out, ``skipped`` / ``Registration pending`` when the run did not wait.
 """
@@ -32,12 +32,12 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _progress
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
     ALREADY,
     FINAL_REFUSALS,
     PENDING,
-    READY,
+    REGISTERED,
     Registrar,
     prepare,
     read_upload_files,
@@ -111,7 +111,7 @@ def register_pending_events(results):
 def register_outcome(res):
     """The journal outcome of one device's result (``autopilot_import``'s ``devices[]``)."""
     status = res["outcome"]
-    if status in (READY, WOULD_IMPORT):
+    if status in (REGISTERED, WOULD_IMPORT):
         return "changed"
     if status == ALREADY:
         return "ok"
@@ -128,7 +128,7 @@ def register_final_events(results):
 
 def progress_lines(looks, skipped_counts, summary):
     """What the register role prints: one line per look at the import records, then the outcome counts."""
-    lines = ["Registration, look %d: %d ready for user, %d pending, %d failed (of %d submitted)"
+    lines = ["Registration, look %d: %d registered, %d pending, %d failed (of %d submitted)"
              % (n, look["ready"], look["pending"], look["failed"], look["ready"] + look["pending"] + look["failed"])
              for n, look in enumerate(looks, 1)]
     sent = sum(summary.values())
@@ -194,13 +194,16 @@ def register(client, paths=None, devices=None, journal=None, run=None, exclude_s
             out.journal_events.extend(new)
             out.warnings.extend(warned)
 
+    progress = _progress.Reporter("register", "Waiting for the import verdicts", journal=journal, check_mode=check_mode)
     registrar = Registrar(client, batch_size=batch_size, poll_interval=poll_interval, wait=wait, timeout=wait_timeout,
                           delete_import_records=delete_import_records, update_existing=update_existing,
-                          resubmit_refused=retry_failed, sleep=sleep, clock=clock)
+                          resubmit_refused=retry_failed, sleep=progress.sleeper(sleep, lambda: registrar.looks),
+                          clock=clock)
     out.results = registrar.run(
         entries, check_mode=check_mode, submitted_before=plan.submitted_before,
-        on_submitted=lambda results: record(register_pending_events(results)),
+        on_submitted=lambda results: record(register_pending_events(progress.submitted(results))),
         on_verdicts=lambda results: record(register_final_events(results)))
+    progress.finish(registrar.looks)
     out.looks = registrar.looks
     out.warnings.extend(registrar.warnings)
     return out

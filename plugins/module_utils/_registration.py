@@ -24,16 +24,25 @@ import re
 import tempfile
 from collections.abc import Mapping
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _corpid, _echo, _hwhash
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _echo, _hwhash
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, OutputError
 
 FORMATS = {
     "autopilot": ("Device Serial Number", "Windows Product ID", "Hardware Hash", "Group Tag", "Assigned User"),
     "partner": ("Device Serial Number", "Windows Product ID", "Hardware Hash", "Manufacturer name", "Device model"),
     "mmd": ("Manufacturer", "Model", "Serial Number", "Hardware Hash"),
+    # The portal's Windows corporate identifier file: no header, "Manufacturer,Model,Serial" per line (_corpid).
+    "corporate_identifiers": (),
 }
+CORP = "corporate_identifiers"
 PORTAL_BATCH_LIMIT = 500
+# Most lines per file, by format: 500 devices per hash upload, 5,000 identifiers per corporate identifier file.
+BATCH_LIMITS = {CORP: _corpid.FILE_LINES}
+
+
+def batch_limit(fmt):
+    return BATCH_LIMITS.get(fmt, PORTAL_BATCH_LIMIT)
 # The one character-set rule, said the same way everywhere: Microsoft's import takes "ANSI-format text files" and
 # no Unicode; ANSI is whatever code page the uploading PC uses, and printable ASCII is the part every code page
 # shares, so upload files hold printable ASCII only.
@@ -123,6 +132,7 @@ class MergeResult:
         self.conflicts = []
         self.devices = []
         self.skipped = []
+        self.cleaned = {}  # corporate identifiers: (field, value) -> {field, value, written}
 
     def absorb(self, other):
         self.sources.extend(other.sources)
@@ -131,6 +141,8 @@ class MergeResult:
         self.rejected.extend(other.rejected)
         self.findings.extend(other.findings)
         self.devices.extend(other.devices)
+        for key, item in other.cleaned.items():
+            self.cleaned.setdefault(key, item)
 
     def reject(self, path, line, serial, reason):
         self.rejected.append({"file": path, "line": line, "serial_number": _echo.clip(serial) or None,
@@ -225,6 +237,8 @@ def check_row(path, line, row, extra, opts, result, now):
     """Validate one row; return a ``Device`` or record a reject and return None."""
     values = {k: v.strip() for k, v in row.items()}
     serial_in = values[src.SERIAL]
+    if opts["format"] == CORP and not values[src.HASH]:
+        return _identifier_row(path, line, values, extra, result)
     report = None
     reason = _column_problem(values, extra)
     if reason is None:
@@ -268,6 +282,53 @@ def check_row(path, line, row, extra, opts, result, now):
         "captured_at": _hwhash.iso_utc(report.captured_at),
         "is_virtual_machine": report.is_vm,
     }
+    if opts["format"] == CORP and not _identifier_ok(dev, result):
+        return None
+    for message in dev.warnings:
+        result.warn(dev, message)
+    return dev
+
+
+def _identifier_ok(dev, result):
+    """For the corporate identifier file: the device's make, model and serial as the portal takes them (make and
+    model from the hash, i.e. the firmware's SMBIOS values); a device they cannot name is rejected."""
+    ident, why = _corpid.check_device(dev.where(), dev.manufacturer, dev.model, dev.serial, ascii_only=True)
+    if ident is None:
+        result.reject(dev.source, dev.line, dev.serial, "no corporate identifier: %s" % why)
+        return False
+    dev.warnings.extend(ident.warnings)
+    for item in ident.cleaned:
+        result.cleaned.setdefault((item["field"], item["value"]), item)
+    return True
+
+
+def _identifier_row(path, line, values, extra, result):
+    """A row without a hash, for the corporate identifier file: manufacturer, model and serial from its columns (a
+    partner tuple, a corporate identifier list, an inventory export of Win32_ComputerSystem / Win32_BIOS)."""
+    spill = sum(1 for v in extra if v.strip())
+    if spill:
+        result.reject(path, line, values[src.SERIAL], "%d more value(s) than the header has columns: a value "
+                      "probably contains a comma" % spill)
+        return None
+    dev = Device()
+    dev.serial = values[src.SERIAL]
+    dev.manufacturer = values[src.MANUFACTURER]
+    dev.model = values[src.MODEL]
+    dev.product_id = values[src.PRODUCT_ID]
+    dev.hash = ""
+    dev.group_tag = values[src.GROUP_TAG]
+    dev.assigned_user = values[src.ASSIGNED_USER]
+    dev.uuid = None
+    dev.ek_pub_hash = None
+    dev.captured_at = 0.0
+    dev.source = path
+    dev.line = line
+    dev.warnings = ["no hardware hash: manufacturer and model as the file gives them (they must be the firmware's "
+                    "SMBIOS values, case included)"]
+    dev.summary = {"uuid": None, "tpm_version": None, "os_build": None, "captured_at": None,
+                   "is_virtual_machine": None}
+    if not _identifier_ok(dev, result):
+        return None
     for message in dev.warnings:
         result.warn(dev, message)
     return dev
@@ -479,7 +540,13 @@ def columns_for(fmt, devices):
     return header[:3]
 
 
+def _identifier(dev):
+    return _corpid.check_device(dev.where(), dev.manufacturer, dev.model, dev.serial, ascii_only=True)[0].text
+
+
 def _row(fmt, dev, width):
+    if fmt == CORP:
+        return _identifier(dev)
     if fmt == "autopilot":
         values = (dev.serial, dev.product_id, dev.hash, dev.group_tag, dev.assigned_user)[:width]
     elif fmt == "partner":
@@ -529,9 +596,9 @@ class Rendered(Mapping):
     def __getitem__(self, path):
         batch = self._batches[path]
         width = len(self._header)
-        lines = [",".join(self._header)]
+        lines = [",".join(self._header)] if self._header else []  # the identifier file has no header
         lines.extend(_row(self._fmt, dev, width) for dev in batch)
-        return ("\r\n".join(lines) + "\r\n").encode("ascii")
+        return "".join(line + "\r\n" for line in lines).encode("ascii")
 
     def __iter__(self):
         return iter(self._batches)
@@ -547,8 +614,10 @@ def render(devices, dest, fmt, batch_size):
     return Rendered(batch_paths(dest, len(batches)), batches, fmt, header)
 
 
-def _serials(path, data):
+def _serials(path, data, fmt=None):
     """Serial numbers listed in the bytes of a previously written output file (for the diff)."""
+    if fmt == CORP:
+        return _corpid.file_serials(data)
     text, _enc = src.decode_bytes(data)
     if text is None:
         return []
@@ -557,7 +626,7 @@ def _serials(path, data):
     return [row[src.SERIAL].strip() for _line, row, _extra in rows if row[src.SERIAL].strip()]
 
 
-def plan(rendered, previous):
+def plan(rendered, previous, fmt=None):
     """Compare with what an earlier run left (``previous``, from ``existing_outputs``).
 
     Returns ``(to_write, to_remove, before_serials)``. Each earlier file is read once, for both the
@@ -573,7 +642,7 @@ def plan(rendered, previous):
         except OSError:
             data = None
         if data is not None:
-            before.extend(_serials(path, data))
+            before.extend(_serials(path, data, fmt))
         if path not in rendered:
             to_remove.append(path)
         elif data != rendered[path]:
@@ -618,6 +687,9 @@ def validate_options(opts):
         raise InputError("format must be one of %s" % ", ".join(sorted(FORMATS)))
     if opts["batch_size"] < 1:
         raise InputError("batch_size must be at least 1")
+    if opts["format"] == CORP and opts["batch_size"] > _corpid.FILE_LINES:
+        raise InputError("batch_size %d is above the %d lines the portal accepts per corporate identifier file"
+                         % (opts["batch_size"], _corpid.FILE_LINES))
     for name in ("group_tag", "assigned_user"):
         value = opts.get(name)
         if value:

@@ -155,6 +155,9 @@ def device_row(serial, stages):
     )
     if failed_stage and not row["cause"]:
         row["cause"] = "%s failed" % failed_stage
+    profile_cause = _text((deliver.get("profile") or {}).get("cause")) if isinstance(deliver.get("profile"), dict) else ""
+    if failed_stage == "deliver" and profile_cause:
+        row["cause"] = "%s: %s" % (row["cause"], profile_cause)  # e.g. no deployment profile targets group tag Sales
     row["result"] = _classify(row, final_event)
     return row
 

@@ -15,16 +15,25 @@ description:
   - Devices are registered with M(winfleet.autopilot.autopilot_import); this module does not create them.
   - Removal is asynchronous in the service; the module waits until the device is gone (O(wait)). The service
     refuses to remove a device that is still enrolled in Intune; delete the Intune managed device first.
+  - A device with an assigned user has its user unassigned (C(unassignUserFromDevice)) before it is deleted, the order
+    of Microsoft's deregistration page - Intune device, then the user, then the Autopilot record.
   - A whole fleet in one task - O(serial_numbers) or O(ids) with O(state=absent), or O(devices) (each entry with its own
     properties, or C(state=absent) for all) - reads, deletes and updates in Graph C($batch) requests of 20 and waits
     for all removals in one loop.
   - With O(journal) (the campaign folder), the module is the campaign's deliver stage. Every device the campaign journal
     shows as registered gets O(group_tag) and its user from O(assigned_users) where they differ (one bulk update);
     the module reads each device's final state, checks the assigned users' licences (O(required_licences)) and
-    records one C(deliver) event per device in the journal - C(Ready for user), C(Active), C(Device not found),
-    C(Update failed), C(Licence missing), ... A device the service refuses to update is recorded, not fatal.
+    records one C(deliver) event per device in the journal - C(Ready for user) (registered AND a deployment profile
+    assigned), C(Profile pending), C(Registered, no profile) (with the cause, for example C(no deployment profile
+    targets group tag Sales)), C(Profile assignment failed), C(Active), C(Device not found), C(Update failed),
+    C(Licence missing), ... A device the service refuses to update is recorded, not fatal.
+  - To say why no profile reaches a device, the deliver stage reads the deployment profiles, their assignments and the
+    assigned groups, and evaluates each group's membership rule against the device's C(devicePhysicalIds)
+    (C([ZTDId]), C([OrderID]) = group tag, C([PurchaseOrderId])). Profiles and their status exist in the beta API
+    only (O(api_version=beta), the default).
   - Needs the application permission C(DeviceManagementServiceConfig.ReadWrite.All); with O(required_licences), also
-    C(User.Read.All) (or C(LicenseAssignment.Read.All)).
+    C(User.Read.All) (or C(LicenseAssignment.Read.All)); with O(journal), C(Group.Read.All) to read the groups the
+    profiles are assigned to (without it, a device without a profile is recorded without its cause).
 extends_documentation_fragment:
   - winfleet.autopilot.graph.MODULES
   - winfleet.autopilot._attributes
@@ -122,6 +131,24 @@ options:
         device whose user lacks one is recorded as C(Licence missing). Not given, licences are not checked.
     type: list
     elements: str
+  group_tags:
+    description:
+      - With O(journal), a device's own group tag, by serial number or by inventory host name (the host the journal's
+        C(collect) event recorded); it comes before O(group_tag). Devices not listed get O(group_tag).
+    type: dict
+  profile_wait_timeout:
+    description:
+      - With O(journal), how long (seconds) to wait for the service to assign a deployment profile to the devices a
+        profile targets (dynamic group evaluation, then assignment, take minutes to hours). V(0) looks once and does
+        not wait. A device still waiting at the end is recorded as C(Profile pending); the next run looks at it again.
+      - Devices no profile reaches are not waited for - C(Registered, no profile), with the cause.
+    type: float
+    default: 0
+  profile_poll_interval:
+    description:
+      - With O(journal), seconds between two looks while waiting for profile assignment.
+    type: float
+    default: 30
   wait:
     description:
       - With O(state=absent), wait until the service has removed the device (in the list forms, one wait for all).
@@ -201,7 +228,8 @@ device:
       description: Display name.
       type: str
     status:
-      description: Status in the registration pages' words (C(Ready for user), C(Active), C(Inactive)).
+      description: Status in the registration pages' words (C(Ready for user), C(Profile pending), C(Registered, no
+        profile), C(Profile assignment failed), C(Registered), C(Active), C(Inactive)).
       type: str
 removed:
   description: Whether the service finished removing the device (with O(state=absent)).
@@ -308,7 +336,8 @@ def run_stage(module, client):
         raise InputError("journal (the deliver stage) takes state=present")
     stage = deliver(client, p["journal"], run=p["run"], group_tag=p["group_tag"] or "",
                     assigned_users=p["assigned_users"] or {}, required_licences=p["required_licences"],
-                    check_mode=module.check_mode)
+                    check_mode=module.check_mode, profile_wait_timeout=p["profile_wait_timeout"],
+                    profile_poll_interval=p["profile_poll_interval"], group_tags=p["group_tags"])
     for warning in stage.warnings:
         module.warn(warning)
     updates = [r for r in stage.updates if r.get("changed")]
@@ -334,6 +363,10 @@ def run(module, client):
         if module.check_mode:
             module.exit_json(**result)
         try:
+            if (dev.get("userPrincipalName") or "").strip():
+                # Microsoft's order: the Intune device first (the caller), then unassign the user, then delete.
+                client.post("%s/%s/unassignUserFromDevice" % (AUTOPILOT, dev["id"]), {})
+                result["unassigned_user"] = dev["userPrincipalName"]
             client.delete("%s/%s" % (AUTOPILOT, dev["id"]))
         except GraphError as exc:
             if exc.status == 400 and "Cannot find device" in (exc.detail or ""):
@@ -410,6 +443,9 @@ def main():
         run=dict(type="str"),
         assigned_users=dict(type="dict"),
         required_licences=dict(type="list", elements="str"),
+        group_tags=dict(type="dict"),
+        profile_wait_timeout=dict(type="float", default=0),
+        profile_poll_interval=dict(type="float", default=30),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_one_of=[("serial_number", "id", "journal") + LISTS],
@@ -418,7 +454,8 @@ def main():
                            + [(many, one) for many in LISTS
                               for one in ("serial_number", "id", "group_tag", "assigned_user", "display_name")]
                            + [("journal", other) for other in SINGLE + LISTS],
-                           required_by={"run": "journal", "assigned_users": "journal", "required_licences": "journal"})
+                           required_by={"run": "journal", "assigned_users": "journal", "required_licences": "journal",
+                                        "group_tags": "journal"})
     try:
         if module.params["journal"]:
             client = client_from_module(module)

@@ -11,11 +11,17 @@ short_description: Windows Autopilot devices and their registration status
 version_added: 0.1.0
 description:
   - Looks up Windows Autopilot devices by serial number (or lists them all) and reports each device's status in the
-    words of the Microsoft Managed Desktop pages - C(Registration pending), C(Registration failed), C(Ready for user),
-    C(Active), C(Inactive) (not seen for O(inactive_days) days) - or C(Device not found).
+    words of the Microsoft Managed Desktop pages - C(Registration pending), C(Registration failed), C(Ready for user)
+    (registered AND a deployment profile assigned), C(Profile pending), C(Registered, no profile), C(Profile
+    assignment failed), C(Registered) (the API version does not report profiles, as v1.0), C(Active), C(Inactive) (not
+    seen for O(inactive_days) days) - or C(Device not found).
+  - Each device carries its deployment profile state (status, detailed status, when it was assigned, the profile's
+    name); with O(explain_profiles), a device without a profile also carries why, in words
+    (C(no deployment profile targets group tag Sales)).
   - Serial numbers are matched exactly (case-insensitive) on the client side; the service's C(contains) filter is
     only used to narrow the search.
-  - Needs the application permission C(DeviceManagementServiceConfig.Read.All).
+  - Needs the application permission C(DeviceManagementServiceConfig.Read.All); O(explain_profiles) also needs
+    C(Group.Read.All).
 extends_documentation_fragment:
   - winfleet.autopilot.graph.MODULES
   - winfleet.autopilot._attributes
@@ -26,6 +32,13 @@ options:
       - Serial numbers to look up. When omitted, every Autopilot device of the tenant is returned.
     type: list
     elements: str
+  explain_profiles:
+    description:
+      - For each registered device without a deployment profile, read the tenant's profiles, their assigned groups
+        and the groups' membership rules, evaluate the rules against the device's C(devicePhysicalIds), and say in
+        C(deployment_profile_cause) which profile will reach it or why none does.
+    type: bool
+    default: false
   include_import_state:
     description:
       - For serial numbers not registered, look at the import records to tell C(Registration pending) and
@@ -70,7 +83,8 @@ devices:
       type: bool
     status:
       description:
-        - C(Registration pending), C(Registration failed), C(Ready for user), C(Active), C(Inactive)
+        - C(Registration pending), C(Registration failed), C(Ready for user), C(Profile pending),
+          C(Registered, no profile), C(Profile assignment failed), C(Registered), C(Active), C(Inactive)
           or C(Device not found).
       type: str
       sample: Ready for user
@@ -102,8 +116,24 @@ devices:
       description: When the device last contacted Intune, if ever.
       type: str
     deployment_profile_status:
-      description: Deployment profile assignment status (beta API only).
+      description: Deployment profile assignment status (beta API only), for example C(assignedInSync), C(pending),
+        C(notAssigned), C(failed).
       type: str
+    deployment_profile_detailed_status:
+      description: Why the assignment failed (beta API only), for example C(hardwareRequirementsNotMet); C(none)
+        otherwise.
+      type: str
+    deployment_profile_assigned:
+      description: When the profile was assigned, if it is.
+      type: str
+    deployment_profile:
+      description: The name of the assigned deployment profile, if one is assigned.
+      type: str
+    deployment_profile_cause:
+      description: With O(explain_profiles), for a device without a profile - which profile targets it, or why none
+        does.
+      type: str
+      returned: with O(explain_profiles), for devices without a profile
     azure_ad_device_id:
       description: Device ID of the Microsoft Entra device object.
       type: str
@@ -118,6 +148,7 @@ devices:
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _profiles
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import device_info
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
@@ -133,6 +164,7 @@ def main():
     spec = argument_spec(
         serial_numbers=dict(type="list", elements="str"),
         include_import_state=dict(type="bool", default=True),
+        explain_profiles=dict(type="bool", default=False),
         inactive_days=dict(type="int", default=7),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
@@ -142,6 +174,9 @@ def main():
         try:
             devices = device_info(client, module.params["serial_numbers"], module.params["include_import_state"],
                                   module.params["inactive_days"])
+            devices = _profiles.name_profiles(client, devices)
+            if module.params["explain_profiles"]:
+                devices = _profiles.explain_many(client, devices)
         except GraphPermissionError as exc:
             exc.msg = ("Missing permission: autopilot_device_info needs the application permission %s (or "
                        "DeviceManagementServiceConfig.ReadWrite.All) with admin consent. %s" % (PERMISSION, exc.msg))

@@ -16,7 +16,7 @@ description:
     a change. The others are imported in batches, one C(importId) per batch, and the module waits for the service's
     verdict on each device.
   - Each device's outcome is reported in the words of the Microsoft Managed Desktop registration pages
-    (C(Ready for user), C(Device already registered), C(Device not found), C(Hardware hash not valid),
+    (C(Registered), C(Device already registered), C(Device not found), C(Hardware hash not valid),
     C(Device claimed by another organization), C(Unexpected error) with the request ID, C(Registration pending)).
   - The C(importId) is derived from the batch's content. A run that was interrupted (crash, timeout, lost response)
     is resumed by running the module again; it finds its own import records and waits for them instead of importing
@@ -27,7 +27,7 @@ description:
     campaign journal shows as registered (or refused for a reason a retry cannot change), records
     C(Registration pending) for the devices it waits for before waiting (so a run killed meanwhile knows they are
     its own), and each device's outcome once the verdicts are in. A device a killed run of the campaign submitted and
-    that is registered now is reported C(Ready for user).
+    that is registered now is reported C(Registered).
   - Only import records this module created, for devices of this run, are ever deleted.
   - Needs the application permission C(DeviceManagementServiceConfig.ReadWrite.All).
 extends_documentation_fragment:
@@ -87,7 +87,7 @@ options:
         devices refused for a reason a retry cannot change.
       - Events appended, one per device, C(detail) being C(import_id), C(error_code) and C(request_id).
         C(Registration pending) (V(skipped)) for each device the module waits for, written before it waits. Then the
-        outcome in the seed's words. C(Ready for user) is V(changed), C(Device already registered) is V(ok), a refusal
+        outcome in the seed's words. C(Registered) is V(changed), C(Device already registered) is V(ok), a refusal
         or a device still pending after O(wait_timeout) is V(failed). A device still pending with O(wait=false) is
         V(skipped). Import records are deleted only after the outcomes are written.
     type: path
@@ -231,11 +231,11 @@ devices:
       sample: PF3ABCDE
     outcome:
       description:
-        - C(Ready for user), C(Device already registered), C(Device not found), C(Hardware hash not valid),
+        - C(Registered), C(Device already registered), C(Device not found), C(Hardware hash not valid),
           C(Device claimed by another organization), C(Unexpected error), C(Registration pending);
           C(Would import) in check mode.
       type: str
-      sample: Ready for user
+      sample: Registered
     message:
       description: What the outcome means and what to do, in the registration pages' words.
       type: str
@@ -284,7 +284,7 @@ summary:
   description: Number of devices per outcome.
   returned: always
   type: dict
-  sample: {"Ready for user": 480, "Device already registered": 18, "Hardware hash not valid": 2}
+  sample: {"Registered": 480, "Device already registered": 18, "Hardware hash not valid": 2}
 graph:
   description: Request statistics of this run (requests, retries, throttled responses, tokens).
   returned: always
@@ -300,7 +300,7 @@ looks:
   sample: [{"t": 0.0, "ready": 0, "pending": 500, "failed": 0}, {"t": 15.1, "ready": 498, "pending": 0, "failed": 2}]
 progress:
   description:
-    - "The looks in words (C(Registration, look 2: 498 ready for user, 0 pending, 2 failed (of 500 submitted))) and
+    - "The looks in words (C(Registration, look 2: 498 registered, 0 pending, 2 failed (of 500 submitted))) and
       a last line with the outcome counts and the devices not sent (registered or refused before, excluded)."
   returned: always
   type: list
@@ -324,7 +324,7 @@ journal_appended:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import ALREADY, READY
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import ALREADY, REGISTERED
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
     GraphPermissionError,
@@ -360,7 +360,7 @@ def run(module):
     for res in results:
         res["purchase_order_id"] = p["purchase_order_id"]
     before = sorted(r["serial_number"] for r in results if r["outcome"] == ALREADY)
-    after = sorted(r["serial_number"] for r in results if r["outcome"] in (ALREADY, READY)
+    after = sorted(r["serial_number"] for r in results if r["outcome"] in (ALREADY, REGISTERED)
                    or (module.check_mode and r["outcome"] == "Would import"))
     changed = any(r["changed"] for r in results) or bool(stage.journal_events)
     out = {"changed": changed, "devices": results, "summary": stage.summary, "graph": dict(client.stats),

@@ -66,7 +66,7 @@ options:
       status:
         description:
           - A few words the report shows. For O(stage=register) the words of the Microsoft Managed Desktop
-            pages (C(Ready for user), C(Device already registered), C(Device claimed by another organization),
+            pages (C(Registered), C(Device already registered), C(Device claimed by another organization),
             C(Hardware hash not valid), C(Registration pending) ...); for a failure, the cause.
         type: str
         default: ''
@@ -129,7 +129,7 @@ events:
     - serial: PF3XK2L9
       stage: register
       outcome: changed
-      status: Ready for user
+      status: Registered
       detail: {import_id: winfleet-3f2a}
       run: "2026-11-21T10:00:00Z"
       ts: "2026-11-21T10:04:12Z"

@@ -86,9 +86,12 @@ options:
         description: Device serial number. Taken from the hash when empty.
         type: str
       hardware_hash:
-        description: The base64 hardware hash.
+        description:
+          - The base64 hardware hash.
+          - Required, except with O(format=corporate_identifiers), where a record with O(records[].manufacturer),
+            O(records[].model) and O(records[].serial_number) (for example C(Win32_ComputerSystem) and C(Win32_BIOS)
+            read over WinRM) is enough.
         type: str
-        required: true
       product_id:
         description: The 13-digit Windows Product ID (PKID), if known.
         type: str
@@ -123,14 +126,21 @@ options:
         any device has a group tag or an assigned user.
       - V(partner) is the Partner Center format (with manufacturer and model from the hash).
       - V(mmd) is the Microsoft Managed Desktop format.
+      - V(corporate_identifiers) is the Intune portal's Windows corporate identifier file (Windows Autopilot device
+        preparation, enrollment restrictions). No header, one C(Manufacturer,Model,Serial) line per device, at most
+        5,000 lines per file. Manufacturer and model come from the hash (the firmware's SMBIOS values, case kept),
+        or, for a row or record without a hash, from its manufacturer and model columns. Periods, which the portal
+        refuses, are removed (Microsoft's instructions say to remove them) and each value changed that way is listed in
+        RV(cleaned); a device whose values hold a comma, a quotation mark or characters outside printable ASCII, or
+        whose serial number is a placeholder, is rejected with its file, line and reason.
     type: str
-    choices: [autopilot, partner, mmd]
+    choices: [autopilot, corporate_identifiers, mmd, partner]
     default: autopilot
   batch_size:
     description:
-      - Most devices per file. The portals accept 500 per upload.
+      - Most devices per file. The portals accept 500 per hash upload (the default) and 5,000 per corporate
+        identifier file (the default, and the most, with O(format=corporate_identifiers)).
     type: int
-    default: 500
   group_tag:
     description: Group tag (order ID) to apply to every device, replacing the one in the sources.
     type: str
@@ -309,6 +319,17 @@ rejected:
       line: 2
       serial_number: "4.4E+11"
       reason: "serial number '4.4E+11' is in scientific notation: the file was damaged by Excel"
+cleaned:
+  description:
+    - With O(format=corporate_identifiers), the distinct values whose periods were removed (C(field), C(value) as the
+      firmware reports it, C(written)).
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - field: manufacturer
+      value: Dell Inc.
+      written: Dell Inc
 conflicts:
   description: Rows whose serial number is shared by different devices; none of them was written.
   returned: always
@@ -391,7 +412,7 @@ def argument_spec():
         recurse=dict(type="bool", default=False),
         records=dict(type="list", elements="dict", default=[], options=dict(
             serial_number=dict(type="str"),
-            hardware_hash=dict(type="str", required=True, no_log=True),
+            hardware_hash=dict(type="str", no_log=True),
             product_id=dict(type="str"),
             manufacturer=dict(type="str"),
             model=dict(type="str"),
@@ -401,7 +422,7 @@ def argument_spec():
         )),
         dest=dict(type="path", required=True),
         format=dict(type="str", default="autopilot", choices=sorted(reg.FORMATS)),
-        batch_size=dict(type="int", default=reg.PORTAL_BATCH_LIMIT),
+        batch_size=dict(type="int"),
         group_tag=dict(type="str"),
         assigned_user=dict(type="str"),
         stale_days=dict(type="int", default=365),
@@ -416,15 +437,16 @@ def argument_spec():
 
 def run(module):
     params = module.params
+    limit = reg.batch_limit(params["format"])
     opts = reg.default_options(
-        format=params["format"], batch_size=params["batch_size"], group_tag=params["group_tag"],
+        format=params["format"], batch_size=params["batch_size"] or limit, group_tag=params["group_tag"],
         assigned_user=params["assigned_user"], stale_days=params["stale_days"], pattern=params["pattern"],
         recurse=params["recurse"],
     )
     reg.validate_options(opts)
-    if opts["batch_size"] > reg.PORTAL_BATCH_LIMIT:
+    if opts["batch_size"] > limit:
         module.warn("batch_size %d is above the %d devices the portals accept per upload"
-                    % (opts["batch_size"], reg.PORTAL_BATCH_LIMIT))
+                    % (opts["batch_size"], limit))
     if not params["src"] and not params["records"]:
         raise WinfleetError("nothing to merge: give src (files, folders, globs) and/or records")
     dest = params["dest"]
@@ -435,7 +457,7 @@ def run(module):
     merged = reg.merge(result)
     problems = len(result.rejected) + len(result.conflicts)
     rendered = reg.render(merged, dest, opts["format"], opts["batch_size"])
-    to_write, to_remove, before = reg.plan(rendered, previous)
+    to_write, to_remove, before = reg.plan(rendered, previous, opts["format"])
     after = [d.serial for d in merged]
     before_set, after_set = set(before), set(after)
     out = dict(
@@ -454,6 +476,7 @@ def run(module):
         added=sorted(after_set - before_set),
         dropped=sorted(before_set - after_set),
         journal_appended=0,
+        cleaned=list(result.cleaned.values()),
     )
     if params["return_devices"]:
         out["devices"] = [d.as_dict() for d in merged]

@@ -11,10 +11,17 @@ short_description: Check that users have the licences they need before a device 
 version_added: 0.1.0
 description:
   - Before a registered device is delivered, its user must have the appropriate licences applied. This module reads
-    each user's licence details from Microsoft Graph and reports, per user, which required licences are missing.
-  - A requirement is met by a subscribed SKU (part number such as C(SPE_E3), or SKU ID) or by a service plan
-    (name such as C(INTUNE_A), or ID) whose provisioning succeeded. A plan still C(PendingProvisioning) does not count.
-  - Needs the application permission C(User.Read.All) (or C(LicenseAssignment.Read.All)).
+    each user's assigned licences and plans from Microsoft Graph and reports, per user, which required licences are
+    missing.
+  - A requirement is met by an assigned SKU (part number such as C(SPE_E3), or SKU ID) or by an assigned service plan
+    (name such as C(INTUNE_A), or ID) that is enabled, not disabled, and whose service is provisioned. A plan whose
+    service is still being provisioned (for example C(PendingInput)) does not count.
+  - Needs the application permission C(User.Read.All), to read C(assignedLicenses), C(assignedPlans) and
+    C(provisionedPlans) of each user; it names SKUs and plans from the tenant's C(subscribedSkus)
+    (C(LicenseAssignment.Read.All)).
+    Without the second permission, SKUs are known by ID only and plans by ID or by the names Microsoft publishes for
+    C(INTUNE_A) and C(AAD_PREMIUM). (C(/users/{id}/licenseDetails) takes no application permission, so an app
+    cannot use it.)
 extends_documentation_fragment:
   - winfleet.autopilot.graph.MODULES
   - winfleet.autopilot._attributes
@@ -119,8 +126,8 @@ def main():
         try:
             users = check_users(client, module.params["users"], module.params["required_licences"])
         except GraphPermissionError as exc:
-            exc.msg = ("Missing permission: user_licence_info needs the application permission %s (or "
-                       "LicenseAssignment.Read.All) with admin consent. %s" % (PERMISSION, exc.msg))
+            exc.msg = ("Missing permission: user_licence_info needs the application permission %s with admin "
+                       "consent (and LicenseAssignment.Read.All to name SKUs). %s" % (PERMISSION, exc.msg))
             exc.details["required_permissions"] = [PERMISSION]
             raise
     except WinfleetError as exc:

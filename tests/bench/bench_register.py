@@ -137,8 +137,8 @@ def run_collection(lab, upload, campaign, scale):
     stage = register(client, paths=[str(upload)], journal=str(campaign), run="bench", batch_size=500,
                      poll_interval=15.0 * scale, wait_timeout=3600, delete_import_records=False)
     wall = time.monotonic() - start
-    ok = sum(1 for r in stage.results if r["outcome"] == "Ready for user")
-    journaled = sum(1 for ev in _journal.read(str(campaign)).events if ev["status"] == "Ready for user")
+    ok = sum(1 for r in stage.results if r["outcome"] == "Registered")
+    journaled = sum(1 for ev in _journal.read(str(campaign)).events if ev["status"] == "Registered")
     return wall, ok, client, journaled, len(stage.looks)
 
 
@@ -246,7 +246,7 @@ def main(argv=None):
                 if lost or dups or max_created != 1:
                     failures.append("%s lost %d / duplicated %d / max import records per device %d"
                                     % (name, lost, dups, max_created))
-            print("  collection journaled %d devices Ready for user, %d looks at the import records"
+            print("  collection journaled %d devices Registered, %d looks at the import records"
                   % (journaled, looks))
             if journaled != len(fleet):
                 failures.append("the collection journaled %d of %d devices" % (journaled, len(fleet)))

@@ -74,7 +74,7 @@ def test_refresh_end_to_end(campaign):
         assert (latest[serial]["cleanup"]["outcome"], latest[serial]["cleanup"]["status"]) == ("ok", "Nothing to clean")
         assert latest[serial]["merge"]["status"] == "In upload file"
     assert {s: latest[s]["register"]["status"] for s in healthy} == {
-        s: ("Device claimed by another organization" if s == foreign else "Ready for user") for s in healthy}
+        s: ("Device claimed by another organization" if s == foreign else "Registered") for s in healthy}
     assert latest[foreign]["register"]["outcome"] == "failed"
     assert latest[foreign]["register"]["detail"]["error_code"] == 808
     assert "deliver" not in latest[foreign]

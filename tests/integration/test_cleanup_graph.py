@@ -53,9 +53,22 @@ def test_reused_devices_cleaned_in_order_then_registered_again(lab, tmp_path):
     }
     fleet = [{"serial_number": d["serial_number"], "hardware_hash": d["hardware_hash"]} for d in (entra_dev, hybrid_dev)]
     ev = {"graph": lab.connection(), "fleet": fleet}
-
-    rc, data, out = _play("clean.yml", tmp_path / "run1", ev)
+    log = []  # the lab's request log: (method, path) in the order the lab received them
+    observer = lambda phase, method, path, status: log.append((method, path)) if phase == "request" else None  # noqa: E731
+    lab.service.observers.append(observer)
+    try:
+        rc, data, out = _play("clean.yml", tmp_path / "run1", ev)
+    finally:
+        lab.service.observers.remove(observer)
     assert rc == 0, out
+    # Microsoft's current order (memdocs autopilot/registration-overview, "deregister"): the Intune device, then the
+    # user unassigned from the Autopilot record, then the Autopilot record.
+    for seed in seeded.values():
+        ap_id, md_id = seed["autopilot"]["id"], seed["managed"]["id"]
+        steps = [next(i for i, (m, path) in enumerate(log) if m == method and path.endswith(tail)) for method, tail in
+                 (("DELETE", "managedDevices/" + md_id), ("POST", ap_id + "/unassignUserFromDevice"),
+                  ("DELETE", "windowsAutopilotDeviceIdentities/" + ap_id))]
+        assert steps == sorted(steps), log
     # Entra info saw each device's objects while Intune and Autopilot still told their serial.
     info_task = "Entra objects of each device, while its Intune and Autopilot records still tell its serial"
     info = {r["item"]: r["devices"] for r in _items(data, info_task)}
@@ -89,7 +102,7 @@ def test_reused_devices_cleaned_in_order_then_registered_again(lab, tmp_path):
         assert task_results(data, name).get("changed", False) is False and _removed_ids(data, name) == []
     reimport = task_results(data, "Register again")
     assert reimport["changed"] is True
-    assert sorted(d["outcome"] for d in reimport["devices"]) == ["Ready for user", "Ready for user"]
+    assert sorted(d["outcome"] for d in reimport["devices"]) == ["Registered", "Registered"]
     for dev, old in ((entra_dev, seeded["entra"]), (hybrid_dev, seeded["hybrid"])):
         rec = lab.service.records(dev["serial_number"])
         assert len(rec["autopilot"]) == 1 and rec["autopilot"][0]["id"] != old["autopilot"]["id"]

@@ -143,7 +143,7 @@ def test_reused_device_cleaned_from_all_five_places_then_registers(samba_dc, gra
     assert keep_rid in [d["resource_id"] for d in configmgr.devices()]
 
     reimport = dict(_tasks(real))["Register again"]
-    assert [r["outcome"] for r in reimport["devices"]] == ["Ready for user"], reimport
+    assert [r["outcome"] for r in reimport["devices"]] == ["Registered"], reimport
     new_ap = graph.service.records(serial)["autopilot"]
     assert len(new_ap) == 1 and new_ap[0]["id"] != seeded["autopilot"]["id"]
 

@@ -90,7 +90,15 @@ def test_every_answer_matches_the_published_schema_of_its_version(lab, version):
     entra = s.get(base + "/devices", timeout=10).json()["value"]
     s.get(base + "/devices/" + entra[0]["id"], timeout=10).raise_for_status()
     user = s.get(base + "/users/alice@" + lab.cfg.tenant_domain, timeout=10).json()
-    lic = s.get(base + "/users/alice@%s/licenseDetails" % lab.cfg.tenant_domain, timeout=10).json()["value"]
+    # licenseDetails takes no application permission (Graph answers 403 to an app); what an app reads instead:
+    denied = s.get(base + "/users/alice@%s/licenseDetails" % lab.cfg.tenant_domain, timeout=10)
+    assert denied.status_code == 403 and denied.json()["error"]["code"] == "Authorization_RequestDenied"
+    lic = s.get(base + "/users/alice@%s" % lab.cfg.tenant_domain, timeout=10,
+                params={"$select": "id,assignedLicenses,assignedPlans,provisionedPlans"}).json()
+    assert lic["assignedLicenses"] and lic["assignedPlans"] and set(lic) - {"@odata.context"} == {
+        "id", "assignedLicenses", "assignedPlans", "provisionedPlans"}
+    skus = s.get(base + "/subscribedSkus", timeout=10).json()["value"]
+    assert {sku["skuPartNumber"] for sku in skus} >= {"SPE_E3"}
     batch = s.post(base + "/$batch", timeout=10, json={"requests": [
         {"id": "1", "method": "GET", "url": "/" + AP}, {"id": "2", "method": "GET", "url": "/devices"},
         {"id": "3", "method": "GET", "url": "/deviceManagement/managedDevices"}]})
@@ -108,7 +116,7 @@ def test_every_answer_matches_the_published_schema_of_its_version(lab, version):
         assert {"joinType", "autopilotEnrolled", "chassisType"} <= set(managed[0])
     assert set(one) - {"@odata.type"} == set(schema.entity(version, IMPORTED_T)["properties"])
     assert set(user) - {"@odata.context"} == set(schema.load()["user_default_properties"])
-    assert lic and all(set(x) == {"id", "servicePlans", "skuId", "skuPartNumber"} for x in lic)
+    assert skus and all(set(x) == set(schema.entity(version, "subscribedSku")["properties"]) for x in skus)
 
 
 IMPORTED_T = "importedWindowsAutopilotDeviceIdentity"

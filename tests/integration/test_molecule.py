@@ -23,8 +23,9 @@ SCENARIOS = ["collect", "merge", "cleanup", "register", "deliver"]
 @pytest.fixture(scope="module")
 def molecule_env(tmp_path_factory):
     work = tmp_path_factory.mktemp("molecule")
+    # the lab tenant's deployment profile targets every Autopilot device: the deliver scenario retags its devices
     labs = Labs(work / "labs", count=3, base_address="127.0.54.1", faults={"pc0002": "offline"}, seed=707,
-                vm_every=0)
+                vm_every=0, profile_group_tag="")
     labs.start()
     try:
         # merge: an OEM file and a flash-drive folder (2 devices each)
@@ -47,7 +48,7 @@ def molecule_env(tmp_path_factory):
             "molecule_source_devices": 4,
             "molecule_register_serials": [d["serial_number"] for d in to_register],
             "molecule_deliver_serials": [d["serial_number"] for d in to_deliver],
-            "molecule_deliver_events": [{"serial": d["serial_number"], "outcome": "changed", "status": "Ready for user",
+            "molecule_deliver_events": [{"serial": d["serial_number"], "outcome": "changed", "status": "Registered",
                                          "detail": {}} for d in to_deliver],
         }
         (work / "seed.yml").write_text(json.dumps(seed))

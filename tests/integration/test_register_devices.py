@@ -66,8 +66,9 @@ def test_device_info_status_update_and_removal(graph_lab, tmp_path):
     r = json.loads(out.read_text())
 
     status = {d["serial_number"]: d["status"] for d in r["info_before"]["devices"]}
-    assert status == {ready: "Ready for user", active: "Active", inactive: "Inactive", target: "Ready for user",
-                      doomed: "Ready for user", pending: "Registration pending",
+    # registered, and the lab's tenant has no deployment profile: not ready for the user (issue 16)
+    assert status == {ready: "Registered, no profile", active: "Active", inactive: "Inactive",
+                      target: "Registered, no profile", doomed: "Registered, no profile", pending: "Registration pending",
                       failed["serial_number"]: "Registration failed", "NOSUCHSERIAL": "Device not found",
                       ready[:-1]: "Device not found"}
     assert r["info_before"]["changed"] is False
@@ -93,7 +94,7 @@ def test_device_info_status_update_and_removal(graph_lab, tmp_path):
     lic = {u["user_principal_name"].split("@")[0]: u for u in r["licences"]["users"]}
     assert lic["alice"]["licensed"] is True
     assert lic["bob"]["licensed"] is False and lic["bob"]["missing"] == ["INTUNE_A", "AAD_PREMIUM"]
-    assert lic["dave"]["missing"] == ["INTUNE_A"] and lic["dave"]["not_provisioned"] == {"INTUNE_A": "PendingProvisioning"}
+    assert lic["dave"]["missing"] == ["INTUNE_A"] and lic["dave"]["not_provisioned"] == {"INTUNE_A": "PendingInput"}
     assert lic["nobody"]["found"] is False
     assert r["licences"]["all_licensed"] is False
     assert sorted(r["licences"]["not_ready"]) == sorted(["bob@" + dom, "dave@" + dom, "nobody@" + dom])

@@ -63,7 +63,7 @@ def test_register_outcomes_and_idempotence(graph_lab, tmp_path):
     assert result["failed"] is True
     outcome = {s: d["outcome"] for s, d in _by_serial(result).items()}
     for g in good:
-        assert outcome[g["serial_number"]] == "Ready for user"
+        assert outcome[g["serial_number"]] == "Registered"
     assert outcome[foreign["serial_number"]] == "Device claimed by another organization"
     assert outcome[already["serial_number"]] == "Device already registered"
     assert outcome[damaged["serial_number"]] == "Hardware hash not valid"
@@ -133,7 +133,7 @@ def test_throttling_and_503_storm_lose_nothing(tmp_path):
         csv_path = write_csv(tmp_path / "r.csv", rows)
         result, _unused = _import(lab, tmp_path, "storm", csv=str(csv_path), batch_size=4)
         assert result.get("failed") is not True, result.get("msg")
-        assert result["summary"] == {"Ready for user": 30}
+        assert result["summary"] == {"Registered": 30}
         stats = lab.stats()
         assert stats["created_by_serial_max"] == 1
         assert len(stats["created_by_serial"]) == 30
@@ -152,7 +152,7 @@ def test_token_expiry_mid_run(graph_lab, tmp_path):
     lab.service.add_fault({"kind": "expire_tokens", "after": 3})
     result, _unused = _import(lab, tmp_path, "expiry", csv=str(write_csv(tmp_path / "r.csv", rows)))
     assert result.get("failed") is not True, result.get("msg")
-    assert result["summary"] == {"Ready for user": 5}
+    assert result["summary"] == {"Registered": 5}
     assert result["graph"]["token_refreshes"] == 1
     assert result["graph"]["token_requests"] == 2
     assert lab.stats()["counters"]["expired_tokens_seen"] >= 1
@@ -212,7 +212,7 @@ def test_resume_after_killed_run_and_lab_crash(tmp_path):
         lab.service.observers.append(finish_once_seen)
         result, _unused = _import(lab, tmp_path, "resumed", csv=str(csv_path), batch_size=5)
         assert result.get("failed") is not True, result.get("msg")
-        assert result["summary"] == {"Ready for user": 12}
+        assert result["summary"] == {"Registered": 12}
         assert result["changed"] is True
         # The lab restarted, so its counters restarted: the re-run created no new import record.
         assert lab.stats()["counters"].get("import_records_created", 0) == 0

@@ -146,7 +146,9 @@ def run_graph_module(name, args, tmp_path):
     for group in kwargs.get("required_one_of") or ():
         if not any(args.get(o) for o in group):
             opt = group[0]
-            if spec[opt].get("type") == "path":
+            if spec[opt].get("type") == "list" and spec[opt].get("elements") == "dict":  # one entry, its required keys
+                args[opt] = [{k: "PF0TLS01" for k, o in (spec[opt].get("options") or {}).items() if o.get("required")}]
+            elif spec[opt].get("type") == "path":
                 csv = tmp_path / "empty.csv"
                 csv.write_text("Device Serial Number,Windows Product ID,Hardware Hash\r\n")
                 args[opt] = str(csv)

@@ -100,6 +100,7 @@ class Autopilot:
                         if payload["groupTag"]:
                             entra["physicalIds"].append("[OrderId]:%s" % payload["groupTag"])
                         self.store.touch("entra", entra["id"])
+                    self._on_device_changed(dev)  # the group rules see the new [OrderId] (profiles.py)
                 self.store.touch("autopilot", dev["id"])
                 return Reply(204)
         raise GraphFault(405, "BadRequest", "No OData route exists that match template", intune=True)

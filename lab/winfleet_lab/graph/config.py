@@ -21,8 +21,12 @@ DEV_WRITE = "Device.ReadWrite.All"
 USER_READ = "User.Read.All"
 LIC_READ = "LicenseAssignment.Read.All"
 DIR_READ = "Directory.Read.All"
+ORG_READ = "Organization.Read.All"
+DIR_WRITE = "Directory.ReadWrite.All"
+GROUP_READ = "Group.Read.All"
+GROUP_WRITE = "GroupMember.ReadWrite.All"
 
-ALL_ROLES = [SVC_WRITE, MD_WRITE, DEV_WRITE, USER_READ]
+ALL_ROLES = [SVC_WRITE, MD_WRITE, DEV_WRITE, USER_READ, GROUP_READ, LIC_READ]
 
 
 @dataclasses.dataclass
@@ -53,6 +57,11 @@ class LabConfig:
     intune_page_size: int = 1000
     directory_page_size: int = 100
     token_lifetime: int = 3599
+    # Deployment profiles (issue 16): a new or changed Entra device is processed by the dynamic group rules after
+    # ``membership_delay`` ("minutes", up to hours in large tenants), then the Autopilot service assigns the profile
+    # those groups are targeted with after ``profile_assignment_delay`` (status pending meanwhile).
+    membership_delay: float = 300.0
+    profile_assignment_delay: float = 300.0
     sync_min_interval: float = 600.0
     sync_duration: float = 30.0
     batch_max: int = 20

@@ -137,6 +137,9 @@ class Control:
             return Reply(200, {"imported": len(self.store.data["imported"]),
                                "autopilot": sorted(d["serialNumber"] for d in self.store.data["autopilot"].values()),
                                "pending": sum(1 for r in self.store.data["imported"].values() if r.get("_due"))})
+        handled = self._control_profiles(method, what, payload)  # groups, profiles, hardware (profiles.py)
+        if handled is not None:
+            return handled
         raise GraphFault(404, "NotFound", "No such lab control: %s" % "/".join(rest))
 
     def snapshot_stats(self):

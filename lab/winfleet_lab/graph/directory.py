@@ -129,7 +129,25 @@ class Directory:
         return Reply(204)
 
     # -- users and licences -------------------------------------------------------------------
-    def _users(self, method, version, rest, app):
+    # The service behind each service plan the lab's SKUs carry (assignedPlans/provisionedPlans name the service).
+    PLAN_SERVICES = {"INTUNE_A": "SCO", "AAD_PREMIUM": "AADPremiumService", "EXCHANGE_S_ENTERPRISE": "exchange"}
+
+    def _user_licences(self, user):
+        """``assignedLicenses``, ``assignedPlans`` and ``provisionedPlans`` of a user, from the licences the lab
+        assigned (what an app may read: licenseDetails supports no application permission)."""
+        assigned, plans, provisioned = [], [], []
+        for lic in user.get("licenses") or []:
+            assigned.append({"skuId": lic["skuId"], "disabledPlans": []})
+            for plan in lic.get("servicePlans") or []:
+                service = self.PLAN_SERVICES.get(plan.get("servicePlanName"), plan.get("servicePlanName"))
+                plans.append({"assignedDateTime": "2026-01-05T08:00:00Z", "capabilityStatus": "Enabled",
+                              "service": service, "servicePlanId": plan["servicePlanId"]})
+                pending = plan.get("provisioningStatus") == "PendingProvisioning"
+                provisioned.append({"capabilityStatus": "Enabled", "service": service,
+                                    "provisioningStatus": "PendingInput" if pending else "Success"})
+        return {"assignedLicenses": assigned, "assignedPlans": plans, "provisionedPlans": provisioned}
+
+    def _users(self, method, version, rest, app, query=None):
         if method != "GET":
             raise GraphFault(405, "Request_BadRequest", "Method not allowed")
         self._require_dir(app, C.USER_READ, C.LIC_READ, C.DIR_READ)
@@ -140,13 +158,38 @@ class Directory:
             raise GraphFault(404, "Request_ResourceNotFound", "Resource '%s' does not exist or one of its queried "
                              "reference-property objects are not present." % rest[0])
         if len(rest) == 1:
-            # GET /users/{id} answers a documented default set of properties unless $select asks for more.
+            # GET /users/{id} answers a documented default set of properties unless $select asks for others.
+            select = [s.strip() for s in ((query or {}).get("$select") or "").split(",") if s.strip()]
+            record = dict(user, **self._user_licences(user)) if select else user
             return Reply(200, {"@odata.context": self.context(version, "users", entity=True),
-                               **render(version, "user", user, select=load()["user_default_properties"])})
+                               **render(version, "user", record, select=select or load()["user_default_properties"])})
         if rest[1:] == ["licenseDetails"]:
-            return self._page([render(version, "licenseDetails", lic) for lic in user["licenses"]], {}, 100, version,
-                              "users('%s')/licenseDetails" % user["id"], skip_supported=False)
+            # "Application: Not supported" (learn.microsoft.com/graph/api/user-list-licensedetails): every lab token is
+            # an application's, so Graph refuses it as it refuses an app-only token.
+            raise GraphFault(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
         raise GraphFault(400, "Request_BadRequest", "Unsupported segment")
+
+    def _subscribed_skus(self, method, version, query, app):
+        """The tenant's subscriptions: every SKU a lab user holds (``GET /subscribedSkus``; application permission
+        LicenseAssignment.Read.All, or Organization.Read.All / Directory.Read.All)."""
+        if method != "GET":
+            raise GraphFault(405, "Request_BadRequest", "Method not allowed")
+        self._require_dir(app, C.LIC_READ, C.ORG_READ, C.DIR_READ)
+        skus = {}
+        for user in self.store.data["users"].values():
+            for lic in user.get("licenses") or []:
+                sku = skus.setdefault(lic["skuId"], {
+                    "id": "%s_%s" % (self.cfg.tenant_id, lic["skuId"]), "accountId": self.cfg.tenant_id,
+                    "accountName": self.cfg.tenant_domain.split(".")[0], "appliesTo": "User",
+                    "capabilityStatus": "Enabled", "consumedUnits": 0, "skuId": lic["skuId"],
+                    "skuPartNumber": lic["skuPartNumber"],
+                    "prepaidUnits": {"enabled": 25, "suspended": 0, "warning": 0, "lockedOut": 0},
+                    "servicePlans": [{"servicePlanId": sp["servicePlanId"], "servicePlanName": sp["servicePlanName"],
+                                      "provisioningStatus": "Success", "appliesTo": sp.get("appliesTo") or "User"}
+                                     for sp in lic.get("servicePlans") or []]})
+                sku["consumedUnits"] += 1
+        items = [render(version, "subscribedSku", sku) for _k, sku in sorted(skus.items())]
+        return self._page(items, query or {}, 100, version, "subscribedSkus", skip_supported=False)
 
     def seed_default_users(self):
         dom = self.cfg.tenant_domain

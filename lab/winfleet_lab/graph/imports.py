@@ -156,6 +156,7 @@ class Imports:
         self._deleting = [(0, s, i) for (_d, s, i) in self._deleting]
         heapq.heapify(self._deleting)
         self._advance()
+        self._profiles_now()
 
     # asynchronous work: import processing and Autopilot deletions, applied lazily when due
     def _advance(self, limit=None):
@@ -174,6 +175,7 @@ class Imports:
             dev = self.store.data["autopilot"].get(dev_id)
             if dev is not None and dev.get("_delete_due"):
                 self._remove_autopilot(dev)
+        self._advance_profiles(now, limit)  # deployment profile assignment (profiles.py)
         settings = self.store.data["meta"]["settings"]
         if settings["syncStatus"] == "inProgress" and now >= settings.get("_sync_done", 0):
             settings["syncStatus"] = "completed"
@@ -181,7 +183,7 @@ class Imports:
             self.store.touch("meta", "settings")
 
     def _next_due(self):
-        dues = [heap[0][0] for heap in (self._pending, self._deleting) if heap]
+        dues = [heap[0][0] for heap in (self._pending, self._deleting, self._profiling) if heap]
         settings = self.store.data["meta"].get("settings") or {}
         if settings.get("syncStatus") == "inProgress":
             dues.append(settings.get("_sync_done", 0))
@@ -293,6 +295,7 @@ class Imports:
                  "registrationDateTime": now, "createdDateTime": now, "enrollmentProfileName": None,
                  "isManaged": False, "onPremisesSyncEnabled": None, "_serial": verdict.serial.upper()}
         self.store.put("entra", entra_id, entra)
+        self._on_registered(dev)  # the dynamic groups and the profile assignment look at it (profiles.py)
         return dev
 
     def _remove_autopilot(self, dev):

@@ -61,7 +61,16 @@ def _shape(version, props, record, keep_odata=True):
     return out
 
 
+def _derived(version, name, record):
+    """The complex type a value says it is (``@odata.type`` of a type derived from ``name``, e.g. a
+    groupAssignmentTarget where the property is a deviceAndAppManagementAssignmentTarget), else ``name``."""
+    given = (record or {}).get("@odata.type") if isinstance(record, dict) else None
+    short = given.rsplit(".", 1)[-1] if isinstance(given, str) else None
+    return short if short and short in version_schema(version)["complex"] else name
+
+
 def render_complex(version, name, record):
+    name = _derived(version, name, record)
     return _shape(version, version_schema(version)["complex"][name]["properties"], record or {})
 
 
@@ -109,7 +118,8 @@ def _check_value(version, spec, value, where, errors):
         if not isinstance(value, dict):
             errors.append("%s: an object of %s expected" % (where, t))
         else:
-            _check_object(version, vs["complex"][t]["properties"], value, where, errors, full=True)
+            _check_object(version, vs["complex"][_derived(version, t, value)]["properties"], value, where, errors,
+                          full=True)
     elif t in _EDM:
         ok = isinstance(value, _EDM[t]) and not (t.startswith("Edm.Int") and isinstance(value, bool))
         if not ok:
@@ -150,8 +160,19 @@ def check(version, name, obj, select=None):
 _ROUTES = (("deviceManagement/importedWindowsAutopilotDeviceIdentities", "importedWindowsAutopilotDeviceIdentity"),
            ("deviceManagement/windowsAutopilotDeviceIdentities", "windowsAutopilotDeviceIdentity"),
            ("deviceManagement/windowsAutopilotSettings", "windowsAutopilotSettings"),
+           ("deviceManagement/importedDeviceIdentities/importDeviceIdentityList", "importedDeviceIdentityResult"),
+           ("deviceManagement/importedDeviceIdentities", "importedDeviceIdentity"),
            ("deviceManagement/managedDevices", "managedDevice"),
+           ("deviceManagement/windowsAutopilotDeploymentProfiles", "windowsAutopilotDeploymentProfile"),
+           ("groups", "group"),
+           ("subscribedSkus", "subscribedSku"),
            ("devices", "device"))
+# Collections under an entity (issue 16): <entity set>/{id}/<navigation> answers with these entity types.
+_NAVIGATIONS = {("deviceManagement/windowsAutopilotDeploymentProfiles", "assignments"):
+                "windowsAutopilotDeploymentProfileAssignment",
+                ("deviceManagement/windowsAutopilotDeploymentProfiles", "assignedDevices"):
+                "windowsAutopilotDeviceIdentity",
+                ("groups", "members"): "device"}
 
 
 def entity_of(path):
@@ -169,6 +190,8 @@ def entity_of(path):
     for prefix, name in _ROUTES:
         if rest == prefix or rest.startswith(prefix + "/") or (prefix == "devices" and rest.startswith("devices(")):
             tail = rest[len(prefix):].strip("/").split("/")
+            if len(tail) in (2, 3) and (prefix, tail[1]) in _NAVIGATIONS and tail[-1] != "$ref":
+                return version, _NAVIGATIONS[(prefix, tail[1])], None
             if len(tail) >= 2 and tail[-1] not in ("import",):  # a bound action: 204 without a body
                 return None
             return version, name, None
@@ -184,5 +207,7 @@ def check_reply(path, status, body):
     items = body["value"] if isinstance(body.get("value"), list) else [body]
     errors = []
     for item in items:
+        if name == "user" and select is not None and set(item) - set(select) - {"@odata.context"}:
+            select = [k for k in item if not k.startswith("@odata.")]  # a $select projection answers what it asked
         errors += ["%s %s: %s" % (version, path, e) for e in check(version, name, item, select)]
     return errors

@@ -33,6 +33,8 @@ from .common import (
 )
 from .control import Control
 from .directory import Directory
+from .groups import Groups
+from .identities import Identities
 from .identity import TokenService
 
 # deviceErrorCode values: see imports.py
@@ -46,10 +48,11 @@ from .imports import (  # noqa: F401
     Imports,
 )
 from .limits import Limits, Throttle
+from .profiles import Profiles
 from .store import Store
 
 
-class GraphService(TokenService, Limits, Imports, Autopilot, Directory, Control):
+class GraphService(TokenService, Limits, Imports, Autopilot, Identities, Directory, Groups, Profiles, Control):
     """The Graph lab's behaviour, free of HTTP; each responsibility lives in a mixin of its own module."""
 
     def __init__(self, cfg=None, state_dir=None, base_url=None):
@@ -80,6 +83,7 @@ class GraphService(TokenService, Limits, Imports, Autopilot, Directory, Control)
         self._init_keys()
         self._init_meta()
         self._rebuild_indexes()
+        self._init_profiles()  # deployment profiles (profiles.py): the queue of devices to look at
 
     def _init_meta(self):
         meta = self.store.data["meta"]
@@ -91,7 +95,7 @@ class GraphService(TokenService, Limits, Imports, Autopilot, Directory, Control)
                                                 "_last_trigger": 0.0})
         if not self.store.data["apps"]:
             self.add_app("registrar", C.ALL_ROLES)
-            self.add_app("reader", [C.SVC_READ, C.MD_READ, C.DEV_READ, C.USER_READ])
+            self.add_app("reader", [C.SVC_READ, C.MD_READ, C.DEV_READ, C.USER_READ, C.GROUP_READ])
             self.add_app("norights", [])
         if self.cfg.seed_users and not self.store.data["users"]:
             self.seed_default_users()
@@ -220,14 +224,22 @@ class GraphService(TokenService, Limits, Imports, Autopilot, Directory, Control)
                 return self._imported(method, version, res[2:], query, body, app, request_id)
             if coll == "windowsAutopilotDeviceIdentities":
                 return self._autopilot(method, version, res[2:], query, body, app)
+            if coll == "importedDeviceIdentities":  # corporate identifiers: identities.py
+                return self._identities(method, version, res[2:], query, body, app)
             if coll == "windowsAutopilotSettings" and version == "beta":
                 return self._settings(method, res[2:], app)
+            if coll == "windowsAutopilotDeploymentProfiles":  # profiles.py
+                return self._profiles(method, version, res[2:], query, body, app)
             if coll == "managedDevices":
                 return self._managed(method, version, res[2:], query, app)
         if head == "devices" or head.startswith("devices("):
             return self._devices(method, version, res, query, app)
+        if head == "groups":  # groups.py
+            return self._groups(method, version, res, query, body, app)
         if head == "users" and n >= 2:
-            return self._users(method, version, res[1:], app)
+            return self._users(method, version, res[1:], app, query)
+        if head == "subscribedSkus" and n == 1:  # directory.py
+            return self._subscribed_skus(method, version, query, app)
         raise GraphFault(400, "BadRequest", "Resource not found for the segment '%s'." % (res[-1] if res else ""))
 
     def context(self, version, path, entity=False):

@@ -17,7 +17,7 @@ import os
 import pathlib
 import threading
 
-COLLECTIONS = ("imported", "autopilot", "entra", "managed", "users", "foreign", "apps", "meta")
+COLLECTIONS = ("imported", "autopilot", "entra", "managed", "users", "foreign", "apps", "meta", "identities", "groups", "profiles")
 
 
 class Store:

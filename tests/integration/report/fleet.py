@@ -101,7 +101,7 @@ def batches():
             register.append({"serial": serial, "outcome": "ok" if "already" in state else "changed", "status": state,
                              "detail": {"import_id": "winfleet-abc"}})
             continue
-        register.append({"serial": serial, "outcome": "changed", "status": "Ready for user",
+        register.append({"serial": serial, "outcome": "changed", "status": "Registered",
                          "detail": {"import_id": "winfleet-abc"}})
         user = "user%02d@contoso.example" % i
         if stage == "deliver":

@@ -5,7 +5,13 @@ saw the answer) is not imported a second time, unless resubmit_refused; found by
 
 from __future__ import annotations
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import OTHER_ORG, READY, Registrar, prepare
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
+    NO_PROFILE,
+    OTHER_ORG,
+    REGISTERED,
+    Registrar,
+    prepare,
+)
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphClient
 from winfleet_lab import fixtures_graph
 from winfleet_lab.fixtures_graph import devices
@@ -54,7 +60,7 @@ def test_refused_device_is_sent_again_when_asked_or_changed(graph_lab):
     # the supplier released the device: resubmit_refused sends it again and it registers
     lab.service.store.data["foreign"].pop(serial.upper())
     done = _registrar(lab, resubmit_refused=True).run(_entries(devs, group_tag="T2"))[0]
-    assert done["outcome"] == READY
+    assert done["outcome"] == REGISTERED
     assert lab.stats()["created_by_serial"][serial.upper()] == 3
 
 
@@ -66,7 +72,7 @@ def test_import_completed_between_the_two_reads_is_not_reported_removed(graph_la
     lab = graph_lab
     devs = devices(3303, 1)
     serial = devs[0]["serial_number"]
-    assert _registrar(lab).run(_entries(devs))[0]["outcome"] == READY
+    assert _registrar(lab).run(_entries(devs))[0]["outcome"] == REGISTERED
     real, calls = ap.find_registered, []
 
     def not_yet_visible_the_first_time(client, serials, **kw):
@@ -76,7 +82,7 @@ def test_import_completed_between_the_two_reads_is_not_reported_removed(graph_la
     monkeypatch.setattr(ap, "find_registered", not_yet_visible_the_first_time)
     client = GraphClient(dict(lab.connection("registrar"), backoff_delay=0.01))
     info = ap.device_info(client, [serial])
-    assert (info[0]["status"], len(calls)) == (READY, 2)
+    assert (info[0]["status"], len(calls)) == (NO_PROFILE, 2)  # registered; the lab's tenant has no profile
 
 
 def test_without_waiting_a_submission_is_a_change_and_the_rerun_is_not(graph_lab, monkeypatch):

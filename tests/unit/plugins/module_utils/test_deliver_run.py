@@ -34,6 +34,8 @@ def registered(graph_lab, tmp_path):
     campaign = tmp_path / "campaign"
     register(_client(graph_lab), paths=[str(upload)], journal=str(campaign), run="run-1", poll_interval=0.05,
              wait_timeout=30, delete_import_records=False)
+    graph_lab.service.default_profile(None)   # the tenant's profile for every Autopilot device (issue 16) ...
+    graph_lab.service.process_now()           # ... assigned: the devices are ready for their users
     return [r["serial_number"] for r in rows], campaign
 
 

@@ -38,7 +38,9 @@ def test_events_status_licence_and_refusals():
     assert ev["SN-3"]["status"] == "Update failed" and ev["SN-3"]["detail"]["prerequisites"] == ["HTTP 400 refused"]
     assert ev["SN-3"]["detail"]["licence"] == "not checked"
     assert (ev["SN-4"]["outcome"], ev["SN-4"]["status"]) == ("failed", "Device not found")
-    assert ev["SN-5"]["detail"] == {"group_tag": "", "assigned_user": "", "licence": "not needed", "prerequisites": []}
+    assert ev["SN-5"]["detail"] == {"group_tag": "", "assigned_user": "", "licence": "not needed", "prerequisites": [],
+                                    "profile": {"status": None, "detailed_status": None, "assigned": None,
+                                                "name": None, "cause": ""}}
     unknown = ds.events([_dev("SN-1", user="zed@lab")], licences={"users": [
         {"user_principal_name": "zed@lab", "found": False, "licensed": False}]})
     assert unknown[0]["status"] == "Licence missing" and unknown[0]["detail"]["prerequisites"] == [

@@ -90,7 +90,7 @@ def test_import_id_depends_on_content_only():
 
 @pytest.mark.parametrize("state,outcome", [
     ({"deviceImportStatus": "unknown"}, ap.PENDING),
-    ({"deviceImportStatus": "complete", "deviceErrorName": "None"}, ap.READY),
+    ({"deviceImportStatus": "complete", "deviceErrorName": "None"}, ap.REGISTERED),
     ({"deviceImportStatus": "error", "deviceErrorCode": 806, "deviceErrorName": "ZtdDeviceAlreadyAssigned"}, ap.ALREADY),
     ({"deviceImportStatus": "error", "deviceErrorCode": 808, "deviceErrorName": ""}, ap.OTHER_ORG),
     ({"deviceImportStatus": "error", "deviceErrorName": "ZtdDeviceAssignedToAnotherTenant"}, ap.OTHER_ORG),
@@ -109,8 +109,11 @@ def test_serial_token_avoids_hyphens_and_spaces():
 
 def test_device_status():
     now = datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC)
-    ready = {"enrollmentState": "notContacted", "managedDeviceId": "00000000-0000-0000-0000-000000000000"}
+    ready = {"enrollmentState": "notContacted", "managedDeviceId": "00000000-0000-0000-0000-000000000000",
+             "deploymentProfileAssignmentStatus": "assignedInSync"}
     assert ap.device_status(ready, now=now) == ap.READY
+    # registered, but no deployment profile: not ready (issue 16)
+    assert ap.device_status(dict(ready, deploymentProfileAssignmentStatus="notAssigned"), now=now) == ap.NO_PROFILE
     active = {"enrollmentState": "enrolled", "lastContactedDateTime": "2026-11-18T10:00:00Z"}
     assert ap.device_status(active, now=now) == ap.ACTIVE
     stale = {"enrollmentState": "enrolled", "lastContactedDateTime": "2026-11-10T10:00:00Z"}

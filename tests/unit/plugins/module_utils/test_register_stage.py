@@ -58,12 +58,12 @@ def test_stage_journals_pending_then_outcomes_and_a_rerun_sends_nothing(graph_la
     foreign = rows[0]["serial_number"]
     first = _stage(graph_lab, campaign, paths)
     assert {r["serial_number"]: r["outcome"] for r in first.results} == {
-        r["serial_number"]: ap.OTHER_ORG if r["serial_number"] == foreign else ap.READY for r in rows}
+        r["serial_number"]: ap.OTHER_ORG if r["serial_number"] == foreign else ap.REGISTERED for r in rows}
     events = _journal_events(campaign)
     assert [(e["outcome"], e["status"]) for e in events[:5]] == [("skipped", ap.PENDING)] * 5
     assert sorted((e["serial"], e["outcome"], e["status"]) for e in events[5:]) == sorted(
         (r["serial_number"], "failed" if r["serial_number"] == foreign else "changed",
-         ap.OTHER_ORG if r["serial_number"] == foreign else ap.READY) for r in rows)
+         ap.OTHER_ORG if r["serial_number"] == foreign else ap.REGISTERED) for r in rows)
     refused = _latest(campaign)[foreign]
     assert refused["detail"]["error_code"] == 808 and refused["detail"]["import_id"].startswith(ap.IMPORT_PREFIX)
     assert set(refused["detail"]) == {"import_id", "error_code", "request_id"}
@@ -96,10 +96,10 @@ def test_killed_while_waiting_then_resumed(graph_lab, fleet, monkeypatch):
     latest = _latest(campaign)
     foreign = rows[0]["serial_number"]
     for r in rows[1:]:
-        assert (latest[r["serial_number"]]["outcome"], latest[r["serial_number"]]["status"]) == ("changed", ap.READY)
+        assert (latest[r["serial_number"]]["outcome"], latest[r["serial_number"]]["status"]) == ("changed", ap.REGISTERED)
     # the refusal is read from the killed run's own import record, not imported again
     assert (latest[foreign]["outcome"], latest[foreign]["status"]) == ("failed", ap.OTHER_ORG)
-    assert {r["serial_number"]: r["changed"] for r in again.results if r["outcome"] == ap.READY} == {
+    assert {r["serial_number"]: r["changed"] for r in again.results if r["outcome"] == ap.REGISTERED} == {
         r["serial_number"]: True for r in rows[1:]}
     assert set(graph_lab.stats()["created_by_serial"].values()) == {1}
 
@@ -132,8 +132,8 @@ def test_retry_failed_and_exclusions(graph_lab, fleet):
     kept = _stage(graph_lab, campaign, paths, run="run-2")
     assert [r["serial_number"] for r in kept.results] == [excluded]  # the refusal is final without retry_failed
     retried = _stage(graph_lab, campaign, paths, run="run-3", retry_failed=True)
-    assert [(r["serial_number"], r["outcome"]) for r in retried.results] == [(foreign, ap.READY)]
-    assert _latest(campaign)[foreign]["status"] == ap.READY
+    assert [(r["serial_number"], r["outcome"]) for r in retried.results] == [(foreign, ap.REGISTERED)]
+    assert _latest(campaign)[foreign]["status"] == ap.REGISTERED
 
 
 def test_check_mode_writes_nothing(graph_lab, fleet):
@@ -154,7 +154,7 @@ def test_verdicts_follow_serials_when_the_lab_answers_out_of_order(graph_lab, mo
     entries, _warnings = ap.prepare(rows)
     results = ap.Registrar(_client(lab), poll_interval=0.05, timeout=30, delete_import_records=False).run(entries)
     for res in results:
-        assert res["outcome"] == (ap.OTHER_ORG if res["serial_number"] in foreign else ap.READY), res["serial_number"]
+        assert res["outcome"] == (ap.OTHER_ORG if res["serial_number"] in foreign else ap.REGISTERED), res["serial_number"]
         record = lab.service.store.data["imported"][res["record_id"]]
         assert record["serialNumber"] == res["serial_number"]
 
@@ -204,6 +204,6 @@ def test_verdicts_are_paired_by_serial_not_position():
     for r in rows:
         if r["serial_number"] != refused:
             assert (by[r["serial_number"]]["outcome"], by[r["serial_number"]]["device_id"]) == (
-                ap.READY, "dev-" + r["serial_number"])
+                ap.REGISTERED, "dev-" + r["serial_number"])
     assert {by[r["serial_number"]]["record_id"]: r["serial_number"] for r in rows} == {
         rec["id"]: rec["serialNumber"] for rec in fake.records}

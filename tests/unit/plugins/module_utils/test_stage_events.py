@@ -15,7 +15,7 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot impo
     NOT_FOUND,
     OTHER_ORG,
     PENDING,
-    READY,
+    REGISTERED,
     UNEXPECTED,
 )
 
@@ -26,7 +26,7 @@ def _event(serial, stage, outcome, status=""):
 
 
 JOURNAL = [
-    _event("DONE1", "register", "changed", READY),
+    _event("DONE1", "register", "changed", REGISTERED),
     _event("DONE2", "register", "ok", ALREADY),
     _event("FOREIGN", "register", "failed", OTHER_ORG),
     _event("BADHASH", "register", "failed", BAD_HASH),
@@ -36,8 +36,8 @@ JOURNAL = [
     _event("TIMEDOUT", "register", "failed", PENDING),       # a run waited until its timeout
     _event("COLLECTED", "collect", "changed", "Hash collected"),
     _event("LATER", "register", "skipped", PENDING),
-    _event("LATER", "register", "changed", READY),           # the latest event counts
-    _event("pf3x-lower ", "register", "changed", READY),     # serials compare trimmed and case-insensitive
+    _event("LATER", "register", "changed", REGISTERED),           # the latest event counts
+    _event("pf3x-lower ", "register", "changed", REGISTERED),     # serials compare trimmed and case-insensitive
 ]
 
 
@@ -77,7 +77,7 @@ def test_pending_events_are_written_before_the_wait():
 
 
 @pytest.mark.parametrize("res,outcome", [
-    (_res("A", READY), "changed"),
+    (_res("A", REGISTERED), "changed"),
     (_res("A", ev.WOULD_IMPORT), "changed"),
     (_res("A", ALREADY), "ok"),
     (_res("A", OTHER_ORG, True, error_code=808), "failed"),
@@ -92,18 +92,18 @@ def test_final_outcomes(res, outcome):
 
 
 def test_error_code_zero_is_none():
-    (event,) = ev.register_final_events([_res("A", READY, error_code=0)])
+    (event,) = ev.register_final_events([_res("A", REGISTERED, error_code=0)])
     assert event["detail"]["error_code"] is None
 
 
 def test_progress_lines():
     looks = [{"t": 0.0, "ready": 0, "pending": 5, "failed": 0}, {"t": 15.2, "ready": 4, "pending": 0, "failed": 1}]
     lines = ev.progress_lines(looks, {ev.REGISTERED_BEFORE: 3, ev.REFUSED_BEFORE: 0, ev.EXCLUDED: 1},
-                              {READY: 4, OTHER_ORG: 1})
+                              {REGISTERED: 4, OTHER_ORG: 1})
     assert lines == [
-        "Registration, look 1: 0 ready for user, 5 pending, 0 failed (of 5 submitted)",
-        "Registration, look 2: 4 ready for user, 0 pending, 1 failed (of 5 submitted)",
-        "5 device(s) handled this run: 1 Device claimed by another organization, 4 Ready for user; not sent: "
+        "Registration, look 1: 0 registered, 5 pending, 0 failed (of 5 submitted)",
+        "Registration, look 2: 4 registered, 0 pending, 1 failed (of 5 submitted)",
+        "5 device(s) handled this run: 1 Device claimed by another organization, 4 Registered; not sent: "
         "3 registered before, 1 excluded",
     ]
     assert ev.progress_lines([], ev.ResumePlan().counts(), {}) == ["0 device(s) handled this run"]
