@@ -27,11 +27,18 @@ DEFAULT_BASELINE = "903be3b"
 ONE_RUN = r"""
 import json, sys, time
 sys.path[:0] = [sys.argv[1] + "/lab", sys.argv[1] + "/tests/lab", sys.argv[1] + "/.build/collections"]  # the lab moved to lab/
+import dataclasses
 from winfleet_lab.campaign import Campaign
+from winfleet_lab.graph import config as graph_config
+settings = {"processing_delay": 60.0}
+# A tree whose Graph lab assigns deployment profiles (issue 16): assigned at once, so both trees do the same work
+# (the wait for assignment is the service's time, not the engine's).
+known = {f.name for f in dataclasses.fields(graph_config.LabConfig)}
+settings.update({k: 0.0 for k in ("membership_delay", "profile_assignment_delay") if k in known})
 camp = Campaign(sys.argv[2], sys.argv[3], count=8, faults={"pc0003": "offline"}, seed=909, forks=8, name="bench",
                 overrides={"fleet_batch_size": 8, "fleet_max_fail_percentage": 50, "fleet_poll_interval": 1,
                            "fleet_wait_timeout": 120},
-                graph_settings={"processing_delay": 60.0}).start()
+                graph_settings=settings).start()
 try:
     camp.labs.claim_by_other_tenant("pc0004")
     out = {}
