@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _profiles
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _profiles, _progress
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
     NO_PROFILE,
     PROFILE_FAILED,
@@ -228,20 +228,28 @@ def _waiting(devices, explained):
         or (d.get("status") == NO_PROFILE and (explained.get(_key(d["serial_number"])) or (None,))[0]))]
 
 
-def wait_for_profiles(client, devices, explained, timeout, interval, out, sleep=time.sleep, clock=time.monotonic):
+def wait_for_profiles(client, devices, explained, timeout, interval, out, sleep=time.sleep, clock=time.monotonic,
+                      journal=None):
     """Look again every ``interval`` seconds at the devices a profile targets until each is assigned (or failed) or
     ``timeout`` passes; returns the devices with their latest state. A device still waiting at the end is
     ``Profile pending``: the next run looks at it again."""
     by_key = {_key(d.get("serial_number")): d for d in devices}
     started = clock()
     waiting = _waiting(devices, explained)
+    progress = _progress.Reporter("deliver", "Waiting for deployment profiles", total=len(waiting),
+                                  journal=journal) if waiting else None
     while waiting and clock() + interval <= started + float(timeout):
         sleep(interval)
         for dev in device_info(client, waiting):
             by_key[_key(dev.get("serial_number"))] = dev
-        waiting = [s for s in waiting if by_key[_key(s)].get("status") in (NO_PROFILE, PROFILE_PENDING)]
+        still = [s for s in waiting if by_key[_key(s)].get("status") in (NO_PROFILE, PROFILE_PENDING)]
+        failed = sum(1 for s in waiting if s not in still and by_key[_key(s)].get("status") != READY)
+        progress.add(done=len(waiting) - len(still) - failed, failed=failed)
+        waiting = still
         out.profile_looks.append({"t": round(clock() - started, 1), "pending": len(waiting),
                                   "ready": sum(1 for d in by_key.values() if d.get("status") == READY)})
+    if progress is not None:
+        progress.finish()
     return [by_key[_key(d.get("serial_number"))] for d in devices]
 
 
@@ -284,7 +292,7 @@ def deliver(client, journal, run=None, group_tag="", assigned_users=None, requir
             dev.update(status=NO_PROFILE, deployment_profile=None)
     if profile_wait_timeout and not check_mode:
         out.devices = wait_for_profiles(client, out.devices, explained, profile_wait_timeout, profile_poll_interval,
-                                        out, sleep=sleep, clock=clock)
+                                        out, sleep=sleep, clock=clock, journal=journal)
         still = {_key(d.get("serial_number")) for d in out.devices if d.get("status") in (NO_PROFILE, PROFILE_PENDING)}
         explained = {k: v for k, v in explained.items() if k in still}
     out.devices = _profiles.name_profiles(client, out.devices)

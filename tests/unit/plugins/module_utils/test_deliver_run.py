@@ -91,3 +91,29 @@ def test_nothing_registered_means_nothing_asked(graph_lab, tmp_path):
     client = _client(graph_lab)
     run = deliver(client, str(tmp_path / "empty"), group_tag="X", required_licences=REQUIRED)
     assert (run.events, run.journal_events, client.stats["requests"]) == ([], [], 0)
+
+
+def test_the_profile_wait_reports_its_progress(tmp_path, monkeypatch):
+    """wait_for_profiles writes the console's progress file: devices assigned so far, then finished."""
+    import json
+
+    from ansible_collections.winfleet.autopilot.plugins.module_utils import _deliver_stage as ds
+
+    looks = iter([["Profile pending", "Ready for user"], ["Ready for user", "Ready for user"]])
+
+    def device_info(_client, serials):
+        states = next(looks)
+        return [{"serial_number": s, "found": True, "status": st} for s, st in zip(serials, states)]
+
+    monkeypatch.setattr(ds, "device_info", device_info)
+    monkeypatch.setenv("WINFLEET_AUTOPILOT_PROGRESS", str(tmp_path / "progress.json"))
+    devices = [{"serial_number": s, "found": True, "status": "Profile pending"} for s in ("SN-1", "SN-2")]
+    seen = []
+    clock = iter(range(100)).__next__
+    out = ds.DeliverRun()
+    final = ds.wait_for_profiles(None, devices, {}, 60, 1, out, sleep=lambda _s: seen.append(
+        json.loads((tmp_path / "progress.json").read_text())["done"]), clock=clock)
+    assert [d["status"] for d in final] == ["Ready for user", "Ready for user"]
+    state = json.loads((tmp_path / "progress.json").read_text())
+    assert (state["stage"], state["total"], state["done"], state["finished"]) == ("deliver", 2, 2, True)
+    assert seen[0] == 0
