@@ -5,17 +5,21 @@
 # PRIVATE to the winfleet.autopilot collection: this module_utils file may change
 # at any time without notice. Do not import it from outside the collection.
 
-"""WS-Man over HTTP(S) with NTLM through pyspnego, on one keep-alive ``http.client`` connection per device.
+"""WS-Man over HTTP(S) with NTLM, Kerberos or Negotiate through pyspnego, on one keep-alive ``http.client``
+connection per device.
 
-The collector's transport for ``ansible_winrm_transport: ntlm`` (the common case for fleets), a drop-in for
+The collector's transport for ``ansible_winrm_transport: ntlm`` (the common case for fleets), ``kerberos`` and
+``negotiate`` (domain fleets, where NTLM may be restricted), a drop-in for
 pywinrm's ``Transport`` (``send_message``, ``close_session``) so pywinrm's ``Protocol`` (WinRS) works on top of it
 and ``_wsman.WSManClient`` maps its errors in one place. What it does on the wire is what Windows expects of any
 client ([MS-WSMV] 2.2.9.1, and what pywinrm, pypsrp and curl send):
 
 * the NTLM handshake in the ``Negotiate`` scheme on the connection: NEGOTIATE (-> 401 with the CHALLENGE), then
   AUTHENTICATE with an empty body (-> 200); the connection stays authenticated;
+* Kerberos: the AP-REQ in the ``Negotiate`` scheme, answered 200 with the AP-REP (mutual authentication);
 * over HTTP, every message sealed and signed as ``multipart/encrypted`` with
-  ``protocol="application/HTTP-SPNEGO-session-encrypted"`` (``AllowUnencrypted`` is false by default on Windows);
+  ``protocol="application/HTTP-SPNEGO-session-encrypted"`` (``HTTP-Kerberos-session-encrypted`` for Kerberos;
+  ``AllowUnencrypted`` is false by default on Windows);
 * over HTTPS, the channel-binding token of the server's certificate (RFC 5929 ``tls-server-end-point``), and no
   message encryption (TLS carries it).
 
@@ -46,6 +50,7 @@ except ImportError:  # pragma: no cover - _wsman reports the missing libraries
 
 BOUNDARY = b"--Encrypted Boundary"
 PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
+KERBEROS_PROTOCOL = "application/HTTP-Kerberos-session-encrypted"
 CONTENT_TYPE_ENCRYPTED = 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"' % PROTOCOL
 CONTENT_TYPE_SOAP = "application/soap+xml;charset=UTF-8"
 USER_AGENT = "Python WinRM client"  # what pywinrm sends: devices' logs and proxies see the same client
@@ -69,26 +74,23 @@ def certificate_hash(der):
 
 
 def ca_bundle(ca_trust_path):
-    """The CA file to validate with: the one given, else requests' choice (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE,
-    certifi), so a fleet that works with pywinrm's transport works here."""
+    """The CA file to validate with: the one given, else requests' choice (REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE, its
+    own bundle), so a fleet that works with pywinrm's transport works here."""
     if ca_trust_path and ca_trust_path != "legacy_requests":
         return ca_trust_path
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
         if os.environ.get(name):
             return os.environ[name]
-    try:
-        import certifi
+    from requests.certs import where  # certifi's bundle, as requests uses it
 
-        return certifi.where()
-    except ImportError:  # pragma: no cover
-        return None
+    return where()
 
 
-def seal(context, message):
+def seal(context, message, protocol=PROTOCOL):
     """One message as the ``multipart/encrypted`` body Windows expects ([MS-WSMV] 2.2.9.1.1)."""
     wrapped = context.wrap_winrm(message)
     return b"".join((
-        BOUNDARY, b"\r\n\tContent-Type: ", PROTOCOL.encode(), b"\r\n\tOriginalContent: type=",
+        BOUNDARY, b"\r\n\tContent-Type: ", protocol.encode(), b"\r\n\tOriginalContent: type=",
         CONTENT_TYPE_SOAP.encode(), b";Length=", str(len(message)).encode(), b"\r\n", BOUNDARY,
         b"\r\n\tContent-Type: application/octet-stream\r\n", struct.pack("<i", len(wrapped.header)), wrapped.header,
         wrapped.data, BOUNDARY, b"--\r\n"))
@@ -117,11 +119,34 @@ def unseal(context, body):
     return b"".join(out)
 
 
-class NtlmTransport:
-    """One device's WS-Man endpoint, NTLM. ``send_message`` takes and returns the SOAP text (bytes)."""
+class NtlmRefusedError(InvalidCredentialsError if HAS_SPNEGO else Exception):
+    """The device answered an NTLM NEGOTIATE without a CHALLENGE while offering Negotiate: it refuses NTLM (the
+    domain's "Restrict NTLM" policy), where Kerberos is the way in."""
+
+
+class KerberosFailure(Exception):
+    """Kerberos could not get or use a ticket for the device (``_kerberos.describe`` words it); ``spn`` names the
+    service principal asked for."""
+
+    def __init__(self, exc, spn):
+        super().__init__(str(exc))
+        self.error = exc
+        self.spn = spn
+
+
+class SpnegoTransport:
+    """One device's WS-Man endpoint over NTLM, Kerberos or Negotiate (SPNEGO). ``send_message`` takes and returns the
+    SOAP text (bytes).
+
+    ``protocol`` ntlm (the password may be pyspnego's ``LM:NT`` hash form), kerberos (raw Kerberos tokens in the
+    ``Negotiate`` scheme, as pywinrm and Windows' own clients send them) or negotiate (SPNEGO, Kerberos first).
+    Kerberos asks for the ticket of ``<service>/<spn_host>`` (``ansible_winrm_kerberos_hostname_override``, else the
+    host), with the password (a TGT obtained once per process, ``_kerberos.credential``) or, without one, the ticket
+    cache (``KRB5CCNAME``) or the client keytab (``KRB5_CLIENT_KTNAME``); ``delegate`` forwards the TGT."""
 
     def __init__(self, host, port, scheme, path, username, password, cert_validation=True, ca_trust_path=None,
-                 read_timeout=30, message_encryption="auto", send_cbt=True):
+                 read_timeout=30, message_encryption="auto", send_cbt=True, protocol="ntlm", spn_host=None,
+                 service="HTTP", delegate=False):
         self.host = host
         self.port = port
         self.scheme = scheme
@@ -132,6 +157,13 @@ class NtlmTransport:
         self.read_timeout = read_timeout
         self.encrypt = message_encryption == "always" or (message_encryption == "auto" and scheme == "http")
         self.send_cbt = send_cbt
+        self.protocol = protocol
+        self.spn_host = spn_host or host
+        self.service = service or "HTTP"
+        self.delegate = delegate
+        # MS-WSMV 2.2.9.1: the protocol names the mechanism the messages are sealed with
+        self.sealed_as = KERBEROS_PROTOCOL if protocol == "kerberos" else PROTOCOL
+        self.sealed_type = CONTENT_TYPE_ENCRYPTED.replace(PROTOCOL, self.sealed_as)
         self.ssl_context = None
         if scheme == "https":
             if cert_validation:
@@ -140,6 +172,10 @@ class NtlmTransport:
                 self.ssl_context = ssl._create_unverified_context()  # noqa: S323 - the inventory asked for it
         self.conn = None
         self.context = None
+
+    @property
+    def spn(self):
+        return "%s/%s" % (self.service, self.spn_host)
 
     # pywinrm's Transport API -------------------------------------------------------------------------------------
     def close_session(self):
@@ -154,12 +190,13 @@ class NtlmTransport:
         if self.context is None:
             self._authenticate()
         if self.encrypt:
-            body, content_type = seal(self.context, message), CONTENT_TYPE_ENCRYPTED
+            body, content_type = seal(self.context, message, self.sealed_as), self.sealed_type
         else:
             body, content_type = message, CONTENT_TYPE_SOAP
         status, headers, data = self._post(body, {"Content-Type": content_type})
         text = data
-        if self.encrypt and PROTOCOL in (headers.get("content-type") or ""):
+        answer_type = headers.get("content-type") or ""
+        if self.encrypt and (PROTOCOL in answer_type or KERBEROS_PROTOCOL in answer_type):
             try:
                 text = unseal(self.context, data)
             except Exception as exc:
@@ -213,7 +250,7 @@ class NtlmTransport:
             name = name.lower()
             out[name] = "%s, %s" % (out[name], value) if name in out else value
         if resp.will_close:
-            # NTLM authenticates the connection: a closed one needs a new handshake (and a new sealing context)
+            # NTLM and Kerberos authenticate the connection: a closed one needs a new handshake (and a new context)
             self.conn.close()
             self.conn = None
             if resp.status < 400:
@@ -227,41 +264,79 @@ class NtlmTransport:
         digest = certificate_hash(der) if der else None
         return GssChannelBindings(application_data=b"tls-server-end-point:" + digest) if digest else None
 
+    def _new_context(self):
+        if self.protocol == "ntlm":
+            return spnego.client(self.username, self.password, hostname=self.host, service="HTTP", protocol="ntlm",
+                                 channel_bindings=self._channel_bindings())
+        from ansible_collections.winfleet.autopilot.plugins.module_utils import _kerberos
+
+        try:
+            return _kerberos.client_context(self.username, self.password, self.spn_host, self.service,
+                                            protocol=self.protocol, channel_bindings=self._channel_bindings(),
+                                            delegate=self.delegate)
+        except Exception as exc:  # the KDC's answer (or no credential): worded by _wsman
+            self.close_session()
+            raise KerberosFailure(exc, self.spn) from exc
+
+    def _step(self, context, token=None):
+        try:
+            return context.step(token)
+        except Exception as exc:
+            self.close_session()
+            if self.protocol == "ntlm":
+                raise
+            raise KerberosFailure(exc, self.spn) from exc
+
     def _authenticate(self):
-        """The NTLM handshake on a fresh connection; leaves ``self.context`` ready to seal."""
+        """The handshake on a fresh connection; leaves ``self.context`` ready to seal. NTLM: NEGOTIATE (401 with the
+        CHALLENGE), AUTHENTICATE (200). Kerberos: AP-REQ (200 with the AP-REP of mutual authentication)."""
         self.close_session()
         self._connect()
-        context = spnego.client(self.username, self.password, hostname=self.host, service="HTTP", protocol="ntlm",
-                                channel_bindings=self._channel_bindings())
-        token = context.step()
-        status, headers, data = self._post(b"", {"Authorization": "Negotiate " + base64.b64encode(token).decode(),
-                                                 "Content-Type": CONTENT_TYPE_SOAP})
-        challenge = _token(headers.get("www-authenticate"))
-        if status != 401 or challenge is None:
-            self.close_session()
+        context = self._new_context()
+        token = self._step(context)
+        first = True
+        while True:
+            status, headers, data = self._post(b"", {"Authorization": "Negotiate " + base64.b64encode(token).decode(),
+                                                     "Content-Type": CONTENT_TYPE_SOAP})
+            offered = headers.get("www-authenticate")
+            answer = _token(offered)
+            if status == 401 and answer is not None and not context.complete:
+                if self.conn is None:  # the device closed the connection mid-handshake: it cannot go on
+                    raise requests.exceptions.ConnectionError(OSError("the device closed the connection during the "
+                                                                      "%s handshake" % self.protocol))
+                token = self._step(context, answer)
+                first = False
+                if token:
+                    continue
             if status == 401:
-                raise InvalidCredentialsError("the server offered no NTLM (Negotiate) authentication")
-            raise WinRMTransportError("http", status, data.decode("utf-8", "replace"))
-        if self.conn is None:  # the device closed the connection after its challenge: NTLM cannot go on
-            raise requests.exceptions.ConnectionError(OSError("the device closed the connection during the NTLM "
-                                                              "handshake"))
-        token = context.step(challenge)
-        status, headers, data = self._post(b"", {"Authorization": "Negotiate " + base64.b64encode(token).decode(),
-                                                 "Content-Type": CONTENT_TYPE_SOAP})
-        if status == 401:
-            self.close_session()
-            raise InvalidCredentialsError("the specified credentials were rejected by the server")
-        if status >= 400:
-            self.close_session()
-            raise WinRMTransportError("http", status, data.decode("utf-8", "replace"))
-        self.context = context
+                self.close_session()
+                if first and self.protocol == "ntlm":
+                    if "negotiate" in (offered or "").lower():
+                        raise NtlmRefusedError("the device answered the NTLM NEGOTIATE without a CHALLENGE: it "
+                                               "refuses NTLM")
+                    raise InvalidCredentialsError("the server offered no NTLM (Negotiate) authentication")
+                raise InvalidCredentialsError("the specified credentials were rejected by the server")
+            if status >= 400:
+                self.close_session()
+                raise WinRMTransportError("http", status, data.decode("utf-8", "replace"))
+            if answer is not None and not context.complete:
+                self._step(context, answer)  # Kerberos: the AP-REP (mutual authentication)
+            if not context.complete:
+                self.close_session()
+                raise InvalidCredentialsError("the device accepted the %s handshake without completing it (no "
+                                              "mutual authentication)" % self.protocol)
+            self.context = context
+            return
+
+
+NtlmTransport = SpnegoTransport  # the name of the NTLM-only first version
 
 
 def _token(header):
-    """The NTLM token of a ``WWW-Authenticate: Negotiate <base64>`` header (several schemes may be listed)."""
+    """The NTLM or Kerberos token of a ``WWW-Authenticate: Negotiate <base64>`` header (several schemes may be listed)."""
     for part in (header or "").split(","):
         words = part.strip().split()
-        if len(words) == 2 and words[0].lower() in ("negotiate", "ntlm"):
+        if len(words) == 2 and words[0].lower() in ("negotiate", "ntlm", "kerberos"):
             try:
                 return base64.b64decode(words[1])
             except ValueError:

@@ -92,7 +92,10 @@ def tty_run(log_run, campaign):
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     # A new campaign on the same labs: its devices are registered already, and a clean-up would now find the
     # records the first campaign created (and refuse to delete so many): this one does not clean up.
-    proc = subprocess.Popen(_command(campaign, "tty", fleet_cleanup_enabled=False), cwd=str(ROOT), env=_env(), stdin=subprocess.DEVNULL,
+    # COLUMNS/LINES as a terminal emulator exports them: Python's get_terminal_size prefers them to the ioctl, so a
+    # value inherited from the test runner's environment must not decide this terminal's width.
+    proc = subprocess.Popen(_command(campaign, "tty", fleet_cleanup_enabled=False), cwd=str(ROOT),
+                            env=_env(COLUMNS="120", LINES="40"), stdin=subprocess.DEVNULL,
                             stdout=slave, stderr=slave, close_fds=True)
     os.close(slave)
     chunks = []
