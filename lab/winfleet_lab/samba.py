@@ -369,6 +369,31 @@ class SambaDC:
             })
         return dn
 
+    def add_user(self, name, password, parent_dn=None):
+        """Create an enabled domain user (no group but Domain Users) and return its DN; the password goes over the
+        admin's LDAPS connection (``unicodePwd``)."""
+        ldap = _ldap()
+        dn = "CN=%s,%s" % (ldap.escape_dn_value(name), parent_dn or "CN=Users," + self.base_dn)
+        self._conn().add(dn, {"objectClass": ["top", "person", "organizationalPerson", "user"],
+                              "sAMAccountName": name, "userPrincipalName": "%s@%s" % (name, REALM.lower()),
+                              "unicodePwd": ('"%s"' % password).encode("utf-16-le"), "userAccountControl": "512"})
+        return dn
+
+    def sid(self, name):
+        """The objectSid of the account ``name`` (sAMAccountName), as ``S-1-5-21-...``."""
+        ldap = _ldap()
+        entries = self.search("(sAMAccountName=%s)" % ldap.escape_filter_value(name), ["objectSid"])
+        raw = entries[0][1]["objectsid"][0]
+        count, authority = raw[1], int.from_bytes(raw[2:8], "big")
+        subs = [int.from_bytes(raw[8 + 4 * i:12 + 4 * i], "little") for i in range(count)]
+        return "S-%d-%d-%s" % (raw[0], authority, "-".join(str(x) for x in subs))
+
+    def grant(self, dn, ace):
+        """Add the SDDL ``ace`` to the security descriptor of ``dn`` (samba-tool dsacl, on the DC's own database),
+        as an administrator delegates rights on an OU with dsacls."""
+        _run(["samba-tool", "dsacl", "set", "-H", str(self.directory / "private" / "sam.ldb"), "-s", str(self.conf),
+              "--objectdn=%s" % dn, "--sddl=%s" % ace], "samba-tool dsacl set")
+
     def search(self, ldap_filter, attributes=("cn",), base=None):
         return self._conn().search(base or self.base_dn, ldap_filter, list(attributes))
 

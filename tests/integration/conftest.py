@@ -22,7 +22,7 @@ from winfleet_lab import samba
 
 samba_dc = samba.samba_dc
 
-SAMBA_MODULES = ("test_ad_computer.py", "test_cleanup_role.py")
+SAMBA_MODULES = ("test_ad_computer.py", "test_cleanup_role.py", "test_kerberos.py", "test_ad_least_privilege.py")
 FIRST = ("test_molecule.py", "test_campaign.py", "test_ad_computer.py", "test_cleanup_role.py",
          "test_register_import.py", "test_cleanup_graph.py")
 
