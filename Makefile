@@ -43,10 +43,11 @@ venv: $(STAMP)
 # otherwise the tests that need them skip with a loud message.
 SYSDEPS_STAMP := .build/.sysdeps
 $(SYSDEPS_STAMP): tools/install-chromium.sh tools/install-sudo.sh tools/install-winrm-go.sh tools/winrm-go-client/main.go \
-		lab/winfleet_lab/samba.py | venv link
+		tools/install-kerberos.sh requirements/kerberos.txt lab/winfleet_lab/samba.py | venv link
 	@mkdir -p .build
 	tools/install-chromium.sh
 	tools/install-winrm-go.sh
+	tools/install-kerberos.sh
 	tools/install-sudo.sh
 	$(BIN)/python -m winfleet_lab.samba install
 	touch $(SYSDEPS_STAMP)
@@ -101,9 +102,10 @@ secretscan: venv
 
 # Every ansible-core release meta/runtime.yml claims besides the main one (requirements/dev.txt pins 2.19) gets a small
 # virtualenv with only that ansible-core and the dependencies it resolves (Jinja2, resolvelib, ...); a .pth file lets it see everything else in .venv
-# (pytest, the lab, the collection's libraries). `make cores` runs the plugins' unit tests (the labs' own do not use
-# ansible-core; nor do the fuzz tests of the pure-Python readers, which run once, in `make units`) and the playbook
-# smoke tests (pytest -m smoke: a merge and a small lab campaign) on each.
+# (pytest, the lab, the collection's libraries). `make cores` checks what differs between ansible-core releases - their
+# API - on each: every plugin and util imports and documents itself (test_plugin_imports.py), the filter and console
+# tests, and the playbook smoke tests (pytest -m smoke: a merge and a small lab campaign). The logic's own unit tests
+# do not depend on the release and run once, in `make units`.
 CORES := 2.17 2.18
 CORE_PIN_2.17 := ansible-core==2.17.14
 CORE_PIN_2.18 := ansible-core==2.18.19
@@ -123,7 +125,8 @@ cores: venv link sysdeps $(CORE_VENVS)
 	  py=.build/core-$$core/bin/python; \
 	  echo "make cores: $$($$py -c 'import ansible; print("ansible-core", ansible.__version__)')"; \
 	  $$py -c 'import ansible, sys; sys.exit(0 if ansible.__version__.startswith("'$$core'.") else 1)'; \
-	  $$py -m pytest -q -p no:cacheprovider tests/unit/plugins --ignore=tests/unit/plugins/module_utils/test_fuzz.py -n 2 --junitxml=$(ARTIFACTS)/junit-units-$$core.xml \
+	  $$py -m pytest -q -p no:cacheprovider tests/unit/plugins/test_plugin_imports.py tests/unit/plugins/filter \
+	    tests/unit/plugins/plugin_utils -n 2 --junitxml=$(ARTIFACTS)/junit-units-$$core.xml \
 	    --basetemp=$(ARTIFACTS)/tmp-units-$$core; \
 	  $$py -m pytest -q -p no:cacheprovider -m smoke tests/integration -n 2 \
 	    --junitxml=$(ARTIFACTS)/junit-smoke-$$core.xml --basetemp=$(ARTIFACTS)/tmp-smoke-$$core; \

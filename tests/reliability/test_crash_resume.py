@@ -54,7 +54,7 @@ POINTS = [
     Point("register: outcomes journaled", "journal", "register", crashlab.COUNT),
     # deliver and report
     Point("deliver: group tag and user set, answer lost", "graph", r"/updateDeviceProperties$", phase="reply"),
-    Point("deliver: licence check", "graph", r"^GET /beta/users/[^/]+/licenseDetails$"),
+    Point("deliver: licence check", "graph", r"^GET /beta/users/[^/?]+$"),
     Point("report: deliver journaled, report not written", "journal", "deliver"),
 ]
 SECTION = "crash and resume (SIGKILL at %d points)" % len(POINTS)
