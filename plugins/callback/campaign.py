@@ -9,9 +9,10 @@ name: campaign
 type: stdout
 short_description: The campaign console - one live line per stage, each failure once, a table at the end
 version_added: 0.2.0
-author: winfleet.autopilot contributors
+author:
+  - Winfleet Autopilot Maintainers (@winfleet)
 description:
-  - A stdout callback for the campaign playbooks (P(winfleet.autopilot.refresh#playbook) and the stage playbooks).
+  - A stdout callback for the campaign playbooks (C(winfleet.autopilot.refresh) and the stage playbooks).
     Instead of a line per host per task it shows one line per stage (prepare, collect, cleanup, merge, register,
     deliver, report) with the devices done, failed and left, the rate and the time left.
   - On a terminal the stage's line is redrawn in place; when the output is not a terminal (a CI log, a file) the line

@@ -328,8 +328,8 @@ def explain(dev, targets):
             if a["kind"] == GROUP_TARGET and group:
                 reached.append("%s -> %s%s" % (_q(profile["name"]), _q(group.get("name")),
                                                " (%s)" % group["rule"] if group.get("rule") else " (static)"))
-    return None, "no deployment profile targets %s%s" % (what, "; profiles reach: " + ", ".join(reached[:3])
-                                                           if reached else "")
+    reach = "; profiles reach: " + ", ".join(reached[:3]) if reached else ""
+    return None, "no deployment profile targets %s%s" % (what, reach)
 
 
 def name_profiles(client, devices):

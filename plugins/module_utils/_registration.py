@@ -43,6 +43,8 @@ BATCH_LIMITS = {CORP: _corpid.FILE_LINES}
 
 def batch_limit(fmt):
     return BATCH_LIMITS.get(fmt, PORTAL_BATCH_LIMIT)
+
+
 # The one character-set rule, said the same way everywhere: Microsoft's import takes "ANSI-format text files" and
 # no Unicode; ANSI is whatever code page the uploading PC uses, and printable ASCII is the part every code page
 # shares, so upload files hold printable ASCII only.

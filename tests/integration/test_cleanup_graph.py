@@ -54,7 +54,11 @@ def test_reused_devices_cleaned_in_order_then_registered_again(lab, tmp_path):
     fleet = [{"serial_number": d["serial_number"], "hardware_hash": d["hardware_hash"]} for d in (entra_dev, hybrid_dev)]
     ev = {"graph": lab.connection(), "fleet": fleet}
     log = []  # the lab's request log: (method, path) in the order the lab received them
-    observer = lambda phase, method, path, status: log.append((method, path)) if phase == "request" else None  # noqa: E731
+
+    def observer(phase, method, path, _status):
+        if phase == "request":
+            log.append((method, path))
+
     lab.service.observers.append(observer)
     try:
         rc, data, out = _play("clean.yml", tmp_path / "run1", ev)

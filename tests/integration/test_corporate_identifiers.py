@@ -64,8 +64,8 @@ def test_corporate_identifiers_end_to_end(lab, tmp_path):
     assert data_bytes == "".join(line + "\r\n" for line, _s in expected).encode("ascii")  # no header, CRLF
     assert {(c["field"], c["value"], c["written"]) for c in merged["cleaned"]} == {
         ("manufacturer", "Dell Inc.", "Dell Inc"), ("manufacturer", "Acme Corp.", "Acme Corp")}
-    wanted = {line for line, _s in expected} | {"%s,%s,%s" % (e["manufacturer"], e["model"], e["serial_number"])
-                                                 for e in extra}
+    wanted = {line for line, _s in expected}
+    wanted |= {"%s,%s,%s" % (e["manufacturer"], e["model"], e["serial_number"]) for e in extra}
 
     # Check mode: the search ran, nothing was imported; the diff says what would be added.
     check = task_results(data, "Register (check)")

@@ -277,7 +277,7 @@ def test_channel_binding_levels(lab, name, bindings, status):
 @pytest.mark.parametrize("name", ["pc0000", "pc0001"])
 def test_the_challenge_names_the_device_itself(lab, name):
     host = lab.fleet.by_name[name]
-    challenge, _ = ntlm_exchange(lab, name, "right")
+    challenge = ntlm_exchange(lab, name, "right")[0]
     info = challenge.target_info
     computer = host.computer_name
     if host.domain:
