@@ -33,10 +33,12 @@ OFFLINE = "pc0003"   # fails in collect
 FOREIGN = "pc0004"   # claimed by another organization: fails in register
 KEEP_CM = ("KEEP-PC-001", "SN-KEEP-001")     # ConfigMgr device of another fleet: must stay
 KEEP_GRAPH = "SN-KEEP-002"                  # old Autopilot/Intune records of a device of another fleet: must stay
-OVERRIDES = {"fleet_batch_size": COUNT, "fleet_max_fail_percentage": 50, "fleet_poll_interval": 1,
-             "fleet_wait_timeout": 120, "fleet_cleanup_max_deletions": 10}
+# Looks every quarter second at a lab whose imports take 0.6 s and whose profiles are assigned 0.6 s after: every
+# wait still has several looks (the kill points on the nth look are reached), and 40 runs wait less.
+OVERRIDES = {"fleet_batch_size": COUNT, "fleet_max_fail_percentage": 50, "fleet_poll_interval": 0.25,
+             "fleet_wait_timeout": 120, "fleet_cleanup_max_deletions": 10, "fleet_profile_poll_interval": 0.25}
 THRESHOLD = 30  # 2 of 8 devices fail by design (25 %)
-GRAPH = {"processing_delay": 60.0}  # imports processed in 0.6 s: the first or second look sees the outcome
+GRAPH = {"processing_delay": 60.0, "membership_delay": 30.0, "profile_assignment_delay": 30.0}  # 0.6 s, 0.3 s, 0.3 s
 
 
 @dataclasses.dataclass(frozen=True)
