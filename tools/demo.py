@@ -7,9 +7,11 @@ Starts the WS-Man fleet lab (50 emulated PCs, a few faulty) and the Graph lab (o
 tenant, one re-used device whose old Autopilot registration and Intune enrolment are still there), writes their
 run-time connection values to .build/lab/connection.yml, runs
 
+    ansible-playbook playbooks/preflight.yml -i inventory/lab/ -e @.build/lab/connection.yml
     ansible-playbook playbooks/refresh.yml -i inventory/lab/ -e @.build/lab/connection.yml -e campaign_name=demo
 
-prints where the report is and stops the labs.
+(the pre-flight first: it flags the device whose group tag no profile targets, on purpose, and the campaign runs
+anyway), prints where the report is and stops the labs.
 
 `Labs` (lab/winfleet_lab/campaign.py) is also what the campaign tests and the reliability suite use. Another
 lab (the Samba AD DC, the ConfigMgr AdminService) joins with `Labs.add(name, start, stop, vars)`: see
@@ -44,6 +46,9 @@ DEMO_NO_PROFILE = {"pc0030": "SALES"}
 # The demo's ansible configuration: the campaign console (plugins/callback/campaign.py) - one line per stage, each
 # failure once, a table at the end. `-v` in ANSIBLE_VERBOSITY brings back ansible's full output.
 CONSOLE = {"ANSIBLE_STDOUT_CALLBACK": "winfleet.autopilot.campaign"}
+# Groups and names (issue 16): every device joins a static Entra group of the lab tenant and gets a computer name.
+DEMO_GROUP = "Autopilot lab devices"
+DEMO_COMPUTER_NAME = "WFL-%RAND:6%"
 
 
 def _optional_labs(labs, args):
@@ -72,6 +77,17 @@ def seed_reused(labs, extra, name, user):
     records), with its AD DS computer object (and a BitLocker recovery child) and its ConfigMgr device."""
     return labs.seed_reused(name, user=user, join="hybrid", dc=extra.get("dc"), ou=extra.get("ou"),
                             configmgr=extra["cm"])
+
+
+def run_preflight(connection_file, extra_vars=None, env=None, stdout=None):
+    """playbooks/preflight.yml on the lab fleet (read-only); its exit code."""
+    cmd = [str(BIN / "ansible-playbook"), str(ROOT / "playbooks" / "preflight.yml"), "-i", str(ROOT / "inventory" / "lab"),
+           "-e", "@%s" % connection_file]
+    if extra_vars:
+        cmd += ["-e", json.dumps(extra_vars)]
+    run_env = ansible_env(**dict(CONSOLE, **(env or {})))
+    run_env.pop("ANSIBLE_CALLBACK_PLUGINS", None)
+    return subprocess.call(cmd, cwd=str(ROOT), env=run_env, stdout=stdout)
 
 
 def run_refresh(connection_file, campaign_name, extra_vars=None, forks=25, env=None, stdout=None):
@@ -105,6 +121,7 @@ def main(argv=None):
     with Labs(workdir, count=args.count, faults=DEMO_FAULTS) as labs:
         extra = _optional_labs(labs, args)
         if not args.keep or not (campaign / "journal.jsonl").exists():
+            labs.control("groups", {"displayName": DEMO_GROUP})
             labs.claim_by_other_tenant(DEMO_FOREIGN)
             seed_reused(labs, extra, DEMO_REUSED, user="carol@winfleetlab.onmicrosoft.com")
         connection = labs.write_connection(workdir / "connection.yml")
@@ -112,12 +129,17 @@ def main(argv=None):
               % (args.count, labs.base_address.rsplit(".", 1)[0], ", ".join("%s=%s" % kv for kv in labs.faults.items()),
                  DEMO_FOREIGN, DEMO_REUSED), flush=True)
         print("demo: Graph lab %s; connection file %s" % (labs.graph.url, connection.relative_to(ROOT)), flush=True)
-        rc = run_refresh(connection, args.campaign, extra_vars={
-            "fleet_oem_files": [str(sources / "oem-partner.csv")],
-            "fleet_configmgr_exports": [str(sources / "configmgr-export.csv")],
-            "fleet_csv_folders": [str(sources / "usb")],
-            "fleet_group_tags": DEMO_NO_PROFILE,
-        })
+        fleet = {"fleet_group_tags": DEMO_NO_PROFILE, "fleet_group": DEMO_GROUP,
+                 "fleet_computer_name": DEMO_COMPUTER_NAME}
+        pre = run_preflight(connection, extra_vars=fleet)
+        print("demo: pre-flight exit code %d%s" % (pre, " - it names the group tag %s of %s, which no deployment profile "
+                                                  "targets on purpose; the campaign runs anyway"
+                                                  % (next(iter(DEMO_NO_PROFILE.values())), next(iter(DEMO_NO_PROFILE)))
+                                                  if pre else ""), flush=True)
+        rc = run_refresh(connection, args.campaign, extra_vars=dict(
+            fleet, fleet_oem_files=[str(sources / "oem-partner.csv")],
+            fleet_configmgr_exports=[str(sources / "configmgr-export.csv")],
+            fleet_csv_folders=[str(sources / "usb")]))
         stats = labs.graph_stats()
     report = campaign / "report"
     summary = _summary(report / "report.json")

@@ -35,7 +35,13 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _profiles, _progress
+from ansible_collections.winfleet.autopilot.plugins.module_utils import (
+    _group_members,
+    _journal,
+    _names,
+    _profiles,
+    _progress,
+)
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
     NO_PROFILE,
     PROFILE_FAILED,
@@ -44,8 +50,8 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot impo
     device_info,
 )
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot_devices import check_entries, update_many
-from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
-from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphError, GraphPermissionError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._licence import check_users
 
 NOT_FOUND = "Device not found"
@@ -87,10 +93,11 @@ def wanted(journal=None, serials=None, assigned_users=None, group_tags=None):
     return out
 
 
-def changes(devices, journal=None, serials=None, group_tag="", assigned_users=None, group_tags=None):
-    """The ``devices`` entries of one ``autopilot_device`` task: ``{serial_number, group_tag?, assigned_user?}``
-    for every registered device whose tag or user must change (properties that stay are left out). A device's own
-    tag in ``group_tags`` (by serial or host) comes before the fleet's ``group_tag``."""
+def changes(devices, journal=None, serials=None, group_tag="", assigned_users=None, group_tags=None, names=None):
+    """The ``devices`` entries of one ``autopilot_device`` task: ``{serial_number, group_tag?, assigned_user?,
+    display_name?}`` for every registered device whose tag, user or computer name must change (properties that stay
+    are left out). A device's own tag in ``group_tags`` (by serial or host) comes before the fleet's ``group_tag``;
+    ``names`` is ``{SERIAL: computer name}`` (``_names.plan``; names compare ignoring case, as Windows does)."""
     want = wanted(journal, serials, assigned_users, group_tags)
     out = []
     for dev in devices or []:
@@ -104,6 +111,9 @@ def changes(devices, journal=None, serials=None, group_tag="", assigned_users=No
         user = (want.get(_key(dev.get("serial_number"))) or {}).get("assigned_user") or ""
         if user and (dev.get("assigned_user") or "").lower() != user.lower():
             entry["assigned_user"] = user
+        name = (names or {}).get(_key(dev.get("serial_number")))
+        if name and (dev.get("display_name") or "").lower() != name.lower():
+            entry["display_name"] = name
         if len(entry) > 1:
             out.append(entry)
     return out
@@ -159,9 +169,14 @@ def profile_state(dev, explained=None):
     return status, detail
 
 
-def events(devices, journal=None, serials=None, assigned_users=None, licences=None, update=None, profiles=None):
+def events(devices, journal=None, serials=None, assigned_users=None, licences=None, update=None, profiles=None,
+           problems=None, names=False, group=None):
     """One journal event per device of ``devices`` (``autopilot_device_info`` after the updates); ``profiles`` is
-    ``{SERIAL: (profile name or None, words)}`` for the devices without a profile (``_profiles.explain``)."""
+    ``{SERIAL: (profile name or None, words)}`` for the devices without a profile (``_profiles.explain``).
+    ``problems`` is ``{SERIAL: [cause]}`` of what could not be done besides the update (a computer name the rules
+    refuse, a group membership not added): the device is ``Update failed`` with those causes. With ``names`` the
+    detail carries ``computer_name``; ``group`` (``{"name", "results": {SERIAL: {"member", ...}}}``) adds ``group:
+    {name, member}``."""
     want = wanted(journal, serials, assigned_users)
     by_user = {}
     for entry in (licences or {}).get("users") or [] if isinstance(licences, dict) else licences or []:
@@ -178,6 +193,10 @@ def events(devices, journal=None, serials=None, assigned_users=None, licences=No
         elif key in refused or "*" in refused:
             status = UPDATE_FAILED
             prerequisites.append(refused.get(key) or refused["*"])
+            prerequisites.extend((problems or {}).get(key) or [])
+        elif (problems or {}).get(key):
+            status = UPDATE_FAILED
+            prerequisites.extend(problems[key])
         elif status in (NO_PROFILE, PROFILE_FAILED):
             pass  # the device would not start Autopilot at all: that comes before its user's licence
         elif licence == "missing":
@@ -186,6 +205,11 @@ def events(devices, journal=None, serials=None, assigned_users=None, licences=No
                   "prerequisites": prerequisites}
         if dev.get("found"):
             detail["profile"] = profile
+            if names:
+                detail["computer_name"] = dev.get("display_name") or ""
+            if group:
+                member = ((group.get("results") or {}).get(key) or {}).get("member")
+                detail["group"] = {"name": group.get("name") or "", "member": bool(member)}
         out.append({"serial": (want.get(key) or {}).get("serial") or dev.get("serial_number"),
                     "outcome": "failed" if status in FAILED_STATUSES else "ok", "status": status, "detail": detail})
     return out
@@ -203,6 +227,7 @@ class DeliverRun:
         self.journal_events = []
         self.warnings = []
         self.profile_looks = []  # [{t, ready, pending, without}] of the wait for profile assignment
+        self.group = None  # the fleet's Entra group: {id, name, dynamic, added, members}
 
 
 def _explain_all(client, devices, out, retagged=()):
@@ -253,14 +278,40 @@ def wait_for_profiles(client, devices, explained, timeout, interval, out, sleep=
     return [by_key[_key(d.get("serial_number"))] for d in devices]
 
 
+def add_to_group(client, group, devices, out, check_mode=False):
+    """The fleet's static group: ``({"name", "results": {SERIAL: {added, member, cause}}}, {SERIAL: [cause]})``. A
+    group that cannot be used (not found, dynamic, no permission) is every device's cause, not a failed task: the
+    devices are journaled ``Update failed`` with it, as for a refused update."""
+    registered = [d for d in devices if d.get("found")]
+    try:
+        view, results = _group_members.ensure(client, group, registered, check_mode)
+    except (_group_members.GroupError, GraphError) as exc:
+        cause = "not added to the group %s: %s" % (group, exc.msg)
+        if isinstance(exc, GraphPermissionError):
+            cause += " (the app needs the application permissions %s)" % " and ".join(_group_members.PERMISSIONS)
+        out.group = {"id": None, "name": str(group), "added": 0, "members": 0, "error": exc.msg}
+        return ({"name": str(group), "results": {}},
+                {_key(d.get("serial_number")): [cause] for d in registered})
+    out.group = dict(view, added=sum(1 for r in results.values() if r["added"]),
+                     members=sum(1 for r in results.values() if r["member"]))
+    problems = {k: [r["cause"]] for k, r in results.items() if r["cause"] and not r["member"]}
+    return {"name": view["name"], "results": results}, problems
+
+
 def deliver(client, journal, run=None, group_tag="", assigned_users=None, required_licences=None, check_mode=False,
             profile_wait_timeout=0.0, profile_poll_interval=30.0, sleep=time.sleep, clock=time.monotonic,
-            group_tags=None):
+            group_tags=None, group=None, computer_name=None, computer_names=None, rng=None):
     """The deliver stage: every device the campaign journal (folder ``journal``) shows as registered gets the fleet's
     group tag and its assigned user; its final state (and its user's licences when ``required_licences`` is a list)
     is journaled as one ``deliver`` event per device. Updates the service refuses become ``Update failed`` events
     (so are all of them when the update fails as a whole, for example for a missing permission). Devices a
-    deployment profile targets are waited for up to ``profile_wait_timeout`` seconds."""
+    deployment profile targets are waited for up to ``profile_wait_timeout`` seconds. ``computer_name`` (a template,
+    ``%SERIAL%`` / ``%RAND:x%``) and ``computer_names`` (by serial or host) name the devices (``displayName``, the
+    documented rules of ``_names``); ``group`` (id or display name of a static Entra group) gets the devices as
+    members."""
+    problems = _names.check_options(computer_name, computer_names)
+    if problems:
+        raise InputError("Computer names: %s; nothing was read or changed" % "; ".join(problems))
     out = DeliverRun()
     found = _journal.read(journal)
     out.warnings.extend(found.warnings)
@@ -269,7 +320,9 @@ def deliver(client, journal, run=None, group_tag="", assigned_users=None, requir
     if not serials:
         return out
     before = device_info(client, serials)
-    planned = changes(before, summary, serials, group_tag, assigned_users, group_tags)
+    names, problems = _names.plan(before, computer_name, computer_names, wanted(summary, serials), rng=rng)
+    problems = {k: [v] for k, v in problems.items()}
+    planned = changes(before, summary, serials, group_tag, assigned_users, group_tags, names=names)
     update = {}
     if planned:
         try:
@@ -283,6 +336,11 @@ def deliver(client, journal, run=None, group_tag="", assigned_users=None, requir
         out.devices = [dict(d, **after_by_serial.get(_key(d.get("serial_number")), {})) for d in before]
     else:
         out.devices = device_info(client, serials) if changed else before
+    membership = None
+    if group:
+        membership, missing = add_to_group(client, group, out.devices, out, check_mode)
+        for key, causes in missing.items():
+            problems.setdefault(key, []).extend(causes)
     retagged = {_key(e["serial_number"]) for e in planned if "group_tag" in e}
     explained = _explain_all(client, out.devices, out, retagged)
     for dev in out.devices:  # retagged, and no profile reaches the new tag: the service will unassign it
@@ -299,7 +357,8 @@ def deliver(client, journal, run=None, group_tag="", assigned_users=None, requir
     users = [d.get("assigned_user") for d in out.devices if d.get("assigned_user")]
     if users and required_licences is not None:
         out.users = check_users(client, users, required_licences)
-    out.events = events(out.devices, summary, serials, assigned_users, {"users": out.users}, update, explained)
+    out.events = events(out.devices, summary, serials, assigned_users, {"users": out.users}, update, explained,
+                        problems=problems, names=bool(computer_name or computer_names), group=membership)
     new, warned = _journal.append(journal, "deliver", out.events, run=run, check_mode=check_mode)
     out.journal_events.extend(new)
     out.warnings.extend(warned)

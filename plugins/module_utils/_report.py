@@ -44,6 +44,7 @@ CSV_COLUMNS = (
     ("model", "Model"), ("findings", "Findings"), ("cleaned", "Cleaned"), ("registration", "Registration"),
     ("final_state", "Final state"), ("failed_stage", "Failed stage"), ("cause", "Cause"),
     ("group_tag", "Group tag"), ("assigned_user", "Assigned user"), ("licence", "Licence"), ("updated", "Updated"),
+    ("computer_name", "Computer name"), ("entra_group", "Entra group"),
 )
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _XML_INVALID = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -148,6 +149,8 @@ def device_row(serial, stages):
         assigned_user=_text(deliver.get("assigned_user")),
         licence=_text(deliver.get("licence")),
         prerequisites=_texts(deliver.get("prerequisites")),
+        computer_name=_text(deliver.get("computer_name")),
+        entra_group=_group_text(deliver.get("group")),
         updated=max((e.get("ts") or "" for e in stages.values()), default=""),
         stages={stage: dict(outcome=e["outcome"], status=e.get("status") or "", ts=e.get("ts") or "",
                             run=e.get("run") or "")
@@ -160,6 +163,13 @@ def device_row(serial, stages):
         row["cause"] = "%s: %s" % (row["cause"], profile_cause)  # e.g. no deployment profile targets group tag Sales
     row["result"] = _classify(row, final_event)
     return row
+
+
+def _group_text(group):
+    """The fleet's Entra group of a deliver event: its name, and whether the device is a member."""
+    if not isinstance(group, dict) or not group.get("name"):
+        return ""
+    return "%s%s" % (_text(group.get("name")), "" if group.get("member") else " (not a member)")
 
 
 class Report:
@@ -449,7 +459,9 @@ def _table_row(row):
         failed = '<span class="stage">%s</span>: <span class="cause">%s</span>' % (
             esc(row["failed_stage"]), esc(row["cause"]))
     deliver = [v for v in (row["group_tag"] and "tag " + row["group_tag"], row["assigned_user"],
-                           row["licence"] and "licence: " + row["licence"]) if v]
+                           row["licence"] and "licence: " + row["licence"],
+                           row.get("computer_name") and "name " + row["computer_name"],
+                           row.get("entra_group") and "group " + row["entra_group"]) if v]
     cells = (
         ('serial', esc(row["serial"])),
         ('', _cell(row["name"]) + ('<br><small class="muted">%s</small>' % esc(make_model) if make_model else "")),

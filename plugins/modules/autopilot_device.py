@@ -33,7 +33,8 @@ description:
     only (O(api_version=beta), the default).
   - Needs the application permission C(DeviceManagementServiceConfig.ReadWrite.All); with O(required_licences), also
     C(User.Read.All) (or C(LicenseAssignment.Read.All)); with O(journal), C(Group.Read.All) to read the groups the
-    profiles are assigned to (without it, a device without a profile is recorded without its cause).
+    profiles are assigned to (without it, a device without a profile is recorded without its cause); with O(group),
+    C(GroupMember.ReadWrite.All) and C(Device.ReadWrite.All).
 extends_documentation_fragment:
   - winfleet.autopilot.graph.MODULES
   - winfleet.autopilot._attributes
@@ -149,6 +150,30 @@ options:
       - With O(journal), seconds between two looks while waiting for profile assignment.
     type: float
     default: 30
+  group:
+    description:
+      - With O(journal), a static Entra group (object id or display name) every registered device joins, as
+        Get-WindowsAutopilotInfo's C(-AddToGroup) does - the device's Entra object (its C(deviceId) is the Autopilot
+        record's C(azureActiveDirectoryDeviceId)) added with C(POST groups/{id}/members/$ref), 20 per C($batch),
+        only where it is not a member yet.
+      - A group that is not found, not unique or has dynamic membership is recorded as every device's cause
+        (C(Update failed)), not a failed task. Needs C(GroupMember.ReadWrite.All) and C(Device.ReadWrite.All).
+    type: str
+  computer_name:
+    description:
+      - With O(journal), the computer name template of the registered devices (C(displayName) through
+        C(updateDeviceProperties), as C(-AssignedComputerName) sets it) - V(%SERIAL%) is the serial number,
+        V(%RAND:x%) x random digits (one or the other, as in Intune's name template). A device whose name already fits
+        the template keeps it, so V(%RAND:x%) is drawn once.
+      - The rules Intune documents apply - at most 15 characters, letters, digits and hyphens, not only digits; a
+        device whose name would break them is recorded C(Update failed) with the cause. The name applies to Entra
+        joined deployments, and a deployment profile's own name template comes first.
+    type: str
+  computer_names:
+    description:
+      - With O(journal), computer names (or templates) by serial number or inventory host name; they come before
+        O(computer_name).
+    type: dict
   wait:
     description:
       - With O(state=absent), wait until the service has removed the device (in the list forms, one wait for all).
@@ -195,6 +220,9 @@ EXAMPLES = r"""
     assigned_users:
       PF3ABCDE: alice@contoso.com
     required_licences: [INTUNE_A, AAD_PREMIUM]
+    group: Autopilot FLEET-A devices
+    computer_name: FLA-%SERIAL%
+
 - name: Remove retired devices (one wait for all of them)
   winfleet.autopilot.autopilot_device:
     serial_numbers: [5CG1234XYZ, 5CG1234XZA]
@@ -298,6 +326,12 @@ journal_appended:
   description: With O(journal) - events appended to the journal (in check mode, that would be).
   returned: with O(journal)
   type: int
+group:
+  description:
+    - With O(journal) and O(group) - the group (C(id), C(name)), how many devices were added in this run
+      (C(added); in check mode, would be) and how many are members (C(members)); C(error) when it cannot be used.
+  returned: with O(journal) and O(group)
+  type: dict
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -337,12 +371,17 @@ def run_stage(module, client):
     stage = deliver(client, p["journal"], run=p["run"], group_tag=p["group_tag"] or "",
                     assigned_users=p["assigned_users"] or {}, required_licences=p["required_licences"],
                     check_mode=module.check_mode, profile_wait_timeout=p["profile_wait_timeout"],
-                    profile_poll_interval=p["profile_poll_interval"], group_tags=p["group_tags"])
+                    profile_poll_interval=p["profile_poll_interval"], group_tags=p["group_tags"], group=p["group"],
+                    computer_name=p["computer_name"], computer_names=p["computer_names"])
     for warning in stage.warnings:
         module.warn(warning)
     updates = [r for r in stage.updates if r.get("changed")]
-    result = {"changed": bool(updates) or bool(stage.journal_events), "devices": stage.devices, "users": stage.users,
-              "events": stage.events, "journal_appended": len(stage.journal_events), "results": stage.updates}
+    added = (stage.group or {}).get("added") or 0
+    result = {"changed": bool(updates) or bool(stage.journal_events) or bool(added), "devices": stage.devices,
+              "users": stage.users, "events": stage.events, "journal_appended": len(stage.journal_events),
+              "results": stage.updates}
+    if stage.group is not None:
+        result["group"] = stage.group
     if module._diff:
         result["diff"] = {"before": {"devices": [r["before"] for r in updates]},
                           "after": {"devices": [r["device"] for r in updates]}}
@@ -446,6 +485,9 @@ def main():
         group_tags=dict(type="dict"),
         profile_wait_timeout=dict(type="float", default=0),
         profile_poll_interval=dict(type="float", default=30),
+        group=dict(type="str"),
+        computer_name=dict(type="str"),
+        computer_names=dict(type="dict"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_one_of=[("serial_number", "id", "journal") + LISTS],
@@ -455,7 +497,8 @@ def main():
                               for one in ("serial_number", "id", "group_tag", "assigned_user", "display_name")]
                            + [("journal", other) for other in SINGLE + LISTS],
                            required_by={"run": "journal", "assigned_users": "journal", "required_licences": "journal",
-                                        "group_tags": "journal"})
+                                        "group_tags": "journal", "group": "journal", "computer_name": "journal",
+                                        "computer_names": "journal"})
     try:
         if module.params["journal"]:
             client = client_from_module(module)

@@ -25,8 +25,13 @@ ORG_READ = "Organization.Read.All"
 DIR_WRITE = "Directory.ReadWrite.All"
 GROUP_READ = "Group.Read.All"
 GROUP_WRITE = "GroupMember.ReadWrite.All"
+MEMBER_READ = "GroupMember.Read.All"
+GROUPS_WRITE = "Group.ReadWrite.All"
+# Who may read groups and their members: the least privileged is GroupMember.Read.All; every higher one also reads
+# (learn.microsoft.com/graph/api/group-list and group-list-members, "higher privileged permissions").
+GROUP_READERS = (MEMBER_READ, GROUP_READ, GROUP_WRITE, GROUPS_WRITE, DIR_READ, DIR_WRITE)
 
-ALL_ROLES = [SVC_WRITE, MD_WRITE, DEV_WRITE, USER_READ, GROUP_READ, LIC_READ]
+ALL_ROLES = [SVC_WRITE, MD_WRITE, DEV_WRITE, USER_READ, GROUP_READ, LIC_READ, GROUP_WRITE]
 
 
 @dataclasses.dataclass

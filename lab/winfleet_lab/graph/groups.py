@@ -187,7 +187,7 @@ class Groups:
     def _groups(self, method, version, res, query, body, app):
         groups = self.store.data["groups"]
         if res == ["groups"] and method == "GET":
-            self._require_dir(app, C.GROUP_READ, C.DIR_READ)
+            self._require_dir(app, *C.GROUP_READERS)
             items = sorted(groups.values(), key=lambda g: g["createdDateTime"] + g["id"])
             flt = query.get("$filter")
             if flt:
@@ -207,23 +207,26 @@ class Groups:
             raise GraphFault(404, "Request_ResourceNotFound", "Resource '%s' does not exist or one of its queried "
                              "reference-property objects are not present." % res[1])
         if len(res) == 2 and method == "GET":
-            self._require_dir(app, C.GROUP_READ, C.DIR_READ)
+            self._require_dir(app, *C.GROUP_READERS)
             return Reply(200, {"@odata.context": self.context(version, "groups", entity=True),
                                **self._group_view(group, version)})
         if res[2:] == ["members"] and method == "GET":
-            self._require_dir(app, C.GROUP_READ, C.DIR_READ)
+            self._require_dir(app, *C.GROUP_READERS)
             members = [self.store.data["entra"][m] for m in self._members(group) if m in self.store.data["entra"]]
             return self._page([{"@odata.type": "#microsoft.graph.device", **render(version, "device", d)}
                                for d in members], query, self.cfg.directory_page_size, version,
                               "directoryObjects", max_top=999, skip_supported=False)
         if res[2:] == ["members", "$ref"] and method == "POST":
-            self._require_dir(app, C.GROUP_WRITE, C.DIR_WRITE)
+            # "Add members" (group-post-members): GroupMember.ReadWrite.All, and for a device member also
+            # Device.ReadWrite.All (application permissions)
+            self._require_dir(app, C.GROUP_WRITE, C.GROUPS_WRITE, C.DIR_WRITE)
             if "DynamicMembership" in group["groupTypes"]:
                 raise GraphFault(400, "Request_BadRequest", "Insufficient privileges to complete the operation: "
                                  "the members of a group with dynamic membership cannot be changed.")
             ref = (_json_body(body).get("@odata.id") or "").rstrip("/").rsplit("/", 1)[-1]
             if ref not in self.store.data["entra"]:
                 raise GraphFault(404, "Request_ResourceNotFound", "Resource '%s' does not exist." % ref)
+            self._require_dir(app, C.DEV_WRITE)
             if ref in group["_members"]:
                 raise GraphFault(400, "Request_BadRequest", "One or more added object references already exist for "
                                  "the following modified properties: 'members'.")
