@@ -10,7 +10,7 @@
 Data flow: ``_csvsource`` yields rows (file, line, canonical keys) ->
 ``check_row`` validates each with the hash decoder and the portal's rules ->
 ``merge`` de-duplicates by device identity (serial + SMBIOS UUID + EkPubHash)
-with pandas and sets aside conflicts -> ``render`` produces the exact bytes of
+and sets aside conflicts -> ``render`` produces the exact bytes of
 each batch file -> ``write_atomic`` replaces only files whose bytes change.
 """
 
@@ -491,43 +491,32 @@ def _merge(result):
     devices = result.devices
     if not devices:
         return []
-    import pandas as pd  # imported lazily: only the merge needs it
-
-    frame = pd.DataFrame({
-        "serial": [d.serial.upper() for d in devices],
-        "uuid": [d.uuid or "" for d in devices],
-        "ek": [d.ek_pub_hash or "" for d in devices],
-        "captured": [d.captured_at for d in devices],
-        "pos": range(len(devices)),
-    })
-    identities = frame.groupby("serial", sort=False)[["uuid", "ek"]].nunique()
-    conflicted = set(identities.index[(identities["uuid"] > 1) | (identities["ek"] > 1)])
-    clean = frame[~frame["serial"].isin(conflicted)]
-    # Newest capture wins; on a tie, the row read last (later files override earlier ones).
-    ordered = clean.sort_values(["serial", "captured", "pos"], kind="stable")
-    keep = ordered.drop_duplicates("serial", keep="last")
-    kept_pos = keep["pos"].tolist()
-    kept_by_serial = dict(zip(keep["serial"].tolist(), kept_pos))
-    dropped = ordered[~ordered["pos"].isin(set(kept_pos))]
-    for serial, pos in zip(dropped["serial"].tolist(), dropped["pos"].tolist()):
-        dup = devices[pos]
-        kept = devices[kept_by_serial[serial]]
-        result.duplicates.append({"file": dup.source, "line": dup.line, "serial_number": _echo.clip(dup.serial),
-                                  "kept": kept.where(), "reason": "same device captured again: kept the newest"})
-    if conflicted:
-        rows = frame[frame["serial"].isin(conflicted)]
-        for _serial, group in rows.groupby("serial", sort=True):
-            places = [devices[p] for p in group["pos"].tolist()]
-            where = ", ".join(d.where() for d in places)
-            kinds = len(set(zip(group["uuid"].tolist(), group["ek"].tolist())))
-            for dev in places:
-                result.conflicts.append({
-                    "file": dev.source, "line": dev.line, "serial_number": _echo.clip(dev.serial),
-                    "reason": "serial %s belongs to %d different devices (SMBIOS UUID or TPM differ): %s; none was "
-                              "kept, decide which is right" % (_echo.clip(dev.serial), kinds, where),
-                })
-    merged = [devices[p] for p in kept_pos]
-    merged.sort(key=lambda d: d.serial.upper())
+    groups = {}  # serial (upper case) -> positions in ``devices``, in reading order
+    for pos, dev in enumerate(devices):
+        groups.setdefault(dev.serial.upper(), []).append(pos)
+    conflicted = {serial for serial, places in groups.items()
+                  if len({devices[p].uuid or "" for p in places}) > 1
+                  or len({devices[p].ek_pub_hash or "" for p in places}) > 1}
+    merged = []
+    for serial in sorted(set(groups) - conflicted):
+        # Newest capture wins; on a tie, the row read last (later files override earlier ones).
+        places = sorted(groups[serial], key=lambda p: (devices[p].captured_at, p))
+        kept = devices[places[-1]]
+        merged.append(kept)
+        for pos in places[:-1]:
+            dup = devices[pos]
+            result.duplicates.append({"file": dup.source, "line": dup.line, "serial_number": _echo.clip(dup.serial),
+                                      "kept": kept.where(), "reason": "same device captured again: kept the newest"})
+    for serial in sorted(conflicted):
+        places = [devices[p] for p in groups[serial]]
+        where = ", ".join(d.where() for d in places)
+        kinds = len({(d.uuid or "", d.ek_pub_hash or "") for d in places})
+        for dev in places:
+            result.conflicts.append({
+                "file": dev.source, "line": dev.line, "serial_number": _echo.clip(dev.serial),
+                "reason": "serial %s belongs to %d different devices (SMBIOS UUID or TPM differ): %s; none was "
+                          "kept, decide which is right" % (_echo.clip(dev.serial), kinds, where),
+            })
     return merged
 
 

@@ -385,24 +385,13 @@ devices:
 """
 
 import os
-import traceback
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-
-from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
-
-try:
-    import pandas  # noqa: F401  pylint: disable=unused-import
-except ImportError:
-    HAS_PANDAS = False
-    PANDAS_IMPORT_ERROR = traceback.format_exc()
-else:
-    HAS_PANDAS = True
-    PANDAS_IMPORT_ERROR = None
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _merge_stage
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _registration as reg
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
 
 
 def argument_spec():
@@ -530,8 +519,6 @@ def run(module):
 
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    if not HAS_PANDAS:
-        module.fail_json(msg=missing_required_lib("pandas"), exception=PANDAS_IMPORT_ERROR)
     try:
         module.exit_json(**run(module))
     except WinfleetError as exc:

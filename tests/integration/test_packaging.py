@@ -43,7 +43,7 @@ NOT_SHIPPED_DIRS = ("tests", "tools", "extensions", "requirements", "inventory/l
 NOT_SHIPPED_FILES = ("Makefile", "pyproject.toml", "ansible.cfg", ".ansible-lint", ".gitignore",
                      "execution-environment.yml")
 # Python packages every EE must get from the collection, and system packages for Kerberos (WinRM, CredSSP).
-PYTHON_DEPS = {"pywinrm", "requests", "requests-ntlm", "pyspnego", "msal", "cryptography", "pandas", "openpyxl",
+PYTHON_DEPS = {"pywinrm", "requests", "requests-ntlm", "pyspnego", "msal", "cryptography", "openpyxl",
                "sansldap"}
 SYSTEM_DEPS = {"krb5-libs", "krb5-workstation", "krb5-devel", "gcc", "python3.11-devel"}
 # Imported by the plugins but installed by a listed package: urllib3 comes with requests.
