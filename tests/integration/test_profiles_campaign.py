@@ -6,7 +6,8 @@
   words, in the journal, the report and the JUnit file;
 * a fleet whose tag the tenant's profile targets: a run that does not wait leaves it "Profile pending"; once the lab's
   service has assigned the profile (the lab decides: no sleep), a re-run ends "Ready for user" with the profile's
-  name, and a third run changes nothing.
+  name, and a third run changes nothing;
+* a device without TPM 2.0 attestation under a self-deploying profile ends "Profile assignment failed", in words.
 """
 
 from __future__ import annotations
@@ -70,5 +71,32 @@ def test_pending_profile_completes_on_a_rerun(tmp_path):
         journal = camp.journal.read_bytes()
         rc, _data, out, err = camp.run(threshold=0)
         assert rc == 0 and camp.journal.read_bytes() == journal    # nothing changed, nothing journaled
+    finally:
+        camp.stop()
+
+
+def test_a_device_that_fails_the_profiles_hardware_requirements(tmp_path):
+    """A self-deploying profile targets the fleet's tag; one device has no TPM 2.0 attestation: the service fails its
+    assignment (hardwareRequirementsNotMet) and the campaign says so in words; the other device is ready."""
+    camp = Campaign(tmp_path, "127.0.63.1", count=2, seed=1663, overrides=FLEET, profile_group_tag="ELSEWHERE").start()
+    try:
+        group = camp.labs.control("groups", {
+            "displayName": "Kiosks", "membershipRule": '(device.devicePhysicalIds -any (_ -eq "[OrderID]:WINFLEET-LAB"))'})
+        camp.labs.control("profiles", {"displayName": "Self-deploying kiosks", "selfDeploying": True,
+                                       "groupIds": [group["id"]]})
+        tpm_less, healthy = camp.serial("pc0000"), camp.serial("pc0001")
+        camp.labs.control("hardware", {"tpmLessSerials": [tpm_less]})
+        rc, _data, out, err = camp.run(threshold=100)
+        assert rc == 0, out[-3000:] + err[-2000:]
+        delivered = _deliver(camp)
+        failed = delivered[tpm_less]
+        assert (failed["outcome"], failed["status"]) == ("failed", "Profile assignment failed")
+        assert failed["detail"]["profile"]["cause"] == (
+            "the device does not meet the profile's hardware requirements (self-deploying and pre-provisioning need "
+            "TPM 2.0 with device attestation) (hardwareRequirementsNotMet)")
+        assert (delivered[healthy]["status"], delivered[healthy]["detail"]["profile"]["name"]) == (
+            "Ready for user", "Self-deploying kiosks")
+        report = json.loads((camp.dir / "report" / "report.json").read_text())
+        assert report["summary"]["by_status"] == {"Profile assignment failed": 1, "Ready for user": 1}
     finally:
         camp.stop()
