@@ -67,14 +67,15 @@ class LabProcess:
     Waits for its ``READY`` line (no sleeping) and stops it by its PID.
     """
 
-    def __init__(self, workdir, *cli_args):
+    def __init__(self, workdir, *cli_args, env=None):
         self.workdir = pathlib.Path(workdir)
+        self.env = env or {}  # more environment (KRB5_CONFIG for a Kerberos lab)
         self.args = [sys.executable, "-m", "winfleet_lab.wsman", "serve", "--workdir", str(self.workdir), *map(str, cli_args)]
         self.proc = None
         self.ready = None
 
     def __enter__(self):
-        env = ansible_env()
+        env = ansible_env(**self.env)
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         for line in self.proc.stdout:
             if line.startswith("READY "):

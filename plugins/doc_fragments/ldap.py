@@ -24,8 +24,9 @@ options:
     description:
       - V(ldaps) connects with TLS from the start (port 636).
       - V(starttls) connects in clear (port 389) and upgrades with the StartTLS extended operation before binding.
-      - V(none) is plain LDAP. It is meant for O(auth=ntlm), which signs and seals every message; a simple bind over
-        it sends the password in clear (the module warns, and domain controllers requiring LDAP signing refuse it).
+      - V(none) is plain LDAP. It is meant for O(auth=ntlm) and O(auth=kerberos), which sign and seal every message;
+        a simple bind over it sends the password in clear (the module warns, and domain controllers requiring LDAP
+        signing refuse it).
       - If not set, the environment variable E(WINFLEET_LDAP_TLS_MODE) is used.
     type: str
     choices: [ldaps, starttls, none]
@@ -54,10 +55,15 @@ options:
       - V(ntlm) binds with NTLM through SASL GSS-SPNEGO (C(pyspnego)). Over O(tls_mode=none) every message is signed
         and sealed (works with "LDAP server signing requirements = Require signing"); over TLS the bind carries
         TLS channel binding instead.
-      - Kerberos is not offered.
+      - V(kerberos) binds with Kerberos through SASL GSS-SPNEGO (C(pyspnego) with its C(gssapi) and C(krb5)
+        bindings), for the service principal C(ldap/<tls_server_name>), the domain controller's DNS name; so set
+        O(tls_server_name) when O(server) is an address. With O(password) a ticket is obtained for O(username)
+        (C(user@REALM), the AD DNS domain in upper case); without it the ticket cache (E(KRB5CCNAME), after
+        C(kinit)) or the client keytab (E(KRB5_CLIENT_KTNAME)) is used. The realm's KDCs come from C(krb5.conf)
+        (E(KRB5_CONFIG)). Signing and sealing as for V(ntlm); works where NTLM is restricted.
       - If not set, the environment variable E(WINFLEET_LDAP_AUTH) is used.
     type: str
-    choices: [simple, ntlm]
+    choices: [simple, ntlm, kerberos]
     default: simple
   username:
     description:
@@ -67,7 +73,7 @@ options:
     type: str
   password:
     description:
-      - Password of O(username).
+      - Password of O(username). Optional with O(auth=kerberos) (ticket cache or keytab).
       - If not set, the environment variable E(WINFLEET_LDAP_PASSWORD) is used.
     type: str
   search_base:
@@ -88,5 +94,6 @@ notes:
     nothing runs on Windows.
 requirements:
   - sansldap
-  - pyspnego (for O(auth=ntlm))
+  - pyspnego (for O(auth=ntlm) and O(auth=kerberos))
+  - gssapi and krb5 (for O(auth=kerberos); C(pyspnego[kerberos]), built against the MIT Kerberos headers)
 """

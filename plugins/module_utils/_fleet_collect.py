@@ -53,7 +53,7 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman_collect 
 if HAS_WINRM:
     import requests.exceptions
 
-SUPPORTED_TRANSPORTS = ("basic", "plaintext", "ssl", "ntlm", "kerberos", "credssp", "certificate")
+SUPPORTED_TRANSPORTS = ("basic", "plaintext", "ssl", "ntlm", "kerberos", "negotiate", "credssp", "certificate")
 # The winrm connection plugin's options and their variables, in its order: as in ansible's configuration, the last
 # variable of the list that is set wins.
 OPTION_VARS = {
@@ -84,6 +84,13 @@ ERROR_WORDS = {
     "wmi_provider_error": "WMI provider error",
     "wsman_fault": "WS-Management fault",
     "config": "Connection settings invalid",
+    "ntlm_refused": "NTLM refused",
+    "clock_skew": "Clock skew",
+    "unknown_service_principal": "No such service principal",
+    "kdc_unreachable": "KDC unreachable",
+    "wrong_realm": "Wrong realm",
+    "password_expired": "Password expired",
+    "kerberos": "Kerberos failed",
 }
 FAILED_WORDS = "Collection failed"
 

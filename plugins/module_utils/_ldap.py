@@ -14,9 +14,9 @@
   ``ca_path`` or the system store and its name checked against ``tls_server_name`` (else ``server``).
   ``validate_certs=False`` only when asked for, with a warning. ``tls_mode=none`` is plain LDAP,
   meant for ``auth=ntlm``, which signs and seals every message (SASL GSS-SPNEGO through pyspnego).
-* Bind: simple (over TLS) or NTLM (pyspnego): over plain LDAP with sign and seal, over TLS with
-  channel binding and no SASL security layer, as Windows does. Kerberos is not offered (not testable
-  here: it needs the ``gssapi`` C extension and a KDC name resolution the lab does not have).
+* Bind: simple (over TLS), NTLM or Kerberos (pyspnego, SASL GSS-SPNEGO; Kerberos through ``_kerberos``
+  for ``ldap/<tls_server_name>``): over plain LDAP with sign and seal, over TLS with channel binding and
+  no SASL security layer, as Windows does.
 * Errors: ``LdapError`` with the LDAP result code, its name and the server's diagnostic message,
   plus a hint for the common cases (bad credentials with AD's data code, stronger auth required,
   access denied). Subclasses tell connection and bind failures apart.
@@ -87,7 +87,7 @@ LDAP_ARGSPEC = dict(
     validate_certs=dict(type="bool", default=True),
     ca_path=dict(type="path", fallback=(env_fallback, ["WINFLEET_LDAP_CA_PATH"])),
     tls_server_name=dict(type="str", fallback=(env_fallback, ["WINFLEET_LDAP_TLS_SERVER_NAME"])),
-    auth=dict(type="str", default="simple", choices=["simple", "ntlm"],
+    auth=dict(type="str", default="simple", choices=["simple", "ntlm", "kerberos"],
               fallback=(env_fallback, ["WINFLEET_LDAP_AUTH"])),
     username=dict(type="str", fallback=(env_fallback, ["WINFLEET_LDAP_USERNAME"])),
     password=dict(type="str", no_log=True, fallback=(env_fallback, ["WINFLEET_LDAP_PASSWORD"])),
@@ -120,7 +120,8 @@ AD_BIND_DATA = {
 }
 HINTS = {
     8: "The domain controller requires transport protection for this bind (LDAP signing / 'ldap server require "
-       "strong auth'): use tls_mode ldaps or starttls, or auth ntlm (signed and sealed).",
+       "strong auth'): use tls_mode ldaps or starttls, or auth ntlm or kerberos (signed and sealed; with Samba's "
+       "default, over tls_mode none).",
     13: "The domain controller requires an encrypted connection: use tls_mode ldaps or starttls.",
     50: "The bind account lacks the right for this: it needs 'Delete' and 'Delete subtree' (or 'Delete all child "
         "objects' on the OU) on the computer objects in the search base.",
@@ -173,11 +174,17 @@ class SerialMismatchError(WinfleetError):
 
 
 def check_libs(module, auth="simple"):
-    """fail_json with missing_required_lib when sansldap (or pyspnego for NTLM) is absent."""
+    """fail_json with missing_required_lib when sansldap (or pyspnego for NTLM and Kerberos, gssapi/krb5 for
+    Kerberos) is absent."""
     if not HAS_SANSLDAP:
         module.fail_json(msg=missing_required_lib("sansldap"), exception=SANSLDAP_IMPORT_ERROR)
-    if auth == "ntlm" and _spnego() is None:
+    if auth in ("ntlm", "kerberos") and _spnego() is None:
         module.fail_json(msg=missing_required_lib("pyspnego"), exception=_LAZY["spnego_error"])
+    if auth == "kerberos":
+        from ansible_collections.winfleet.autopilot.plugins.module_utils import _kerberos
+
+        if not _kerberos.available():
+            module.fail_json(msg="auth kerberos needs %s" % _kerberos.missing())
 
 
 def argument_spec(**extra):
@@ -285,9 +292,9 @@ class LdapClient:
                              "(or set WINFLEET_LDAP_SERVER)")
         if tls_mode not in ("ldaps", "starttls", "none"):
             raise InputError("tls_mode must be ldaps, starttls or none, not %r" % tls_mode)
-        if auth not in ("simple", "ntlm"):
-            raise InputError("auth must be simple or ntlm, not %r" % auth)
-        if not username or password is None or password == "":
+        if auth not in ("simple", "ntlm", "kerberos"):
+            raise InputError("auth must be simple, ntlm or kerberos, not %r" % auth)
+        if auth != "kerberos" and (not username or password is None or password == ""):
             raise InputError("username and password are required to bind (or set WINFLEET_LDAP_USERNAME and "
                              "WINFLEET_LDAP_PASSWORD); anonymous binds are not used")
         self.server = server
@@ -392,7 +399,7 @@ class LdapClient:
         self._sock = self._wrap_tls(self._sock)
 
     def _bind(self):
-        if self.auth == "ntlm":
+        if self.auth in ("ntlm", "kerberos"):
             self._bind_ntlm()
             return
         msg_id = self._proto.bind_simple(self.username, self.password)
@@ -432,9 +439,12 @@ class LdapClient:
         else:
             req |= (spnego.ContextReq.sequence_detect | spnego.ContextReq.integrity
                     | spnego.ContextReq.confidentiality)
-        ctx = spnego.client(username=self.username, password=self.password, hostname=self.tls_server_name,
-                            service="ldap", protocol="ntlm", context_req=req)
         cbt = self._channel_bindings() if over_tls else None
+        if self.auth == "kerberos":
+            ctx = self._kerberos_context(over_tls, cbt)
+        else:
+            ctx = spnego.client(username=self.username, password=self.password, hostname=self.tls_server_name,
+                                service="ldap", protocol="ntlm", context_req=req)
         token = None
         try:
             while not ctx.complete:
@@ -453,9 +463,35 @@ class LdapClient:
                 if code == 0:
                     break
         except spnego.exceptions.SpnegoError as exc:
+            if self.auth == "kerberos":
+                raise self._kerberos_error(exc)
             raise LdapAuthError("NTLM authentication to %s failed: %s" % (self._where(), exc))
         if not over_tls:
             self._seal = ctx
+
+    def _kerberos_context(self, over_tls, cbt):
+        """SPNEGO with Kerberos only, for ldap/<tls_server_name>: signed and sealed in plain LDAP; over TLS no SASL
+        layer but channel binding, as Windows clients do."""
+        from ansible_collections.winfleet.autopilot.plugins.module_utils import _kerberos
+
+        try:
+            return _kerberos.client_context(self.username, self.password, self.tls_server_name, "ldap",
+                                            protocol="negotiate", channel_bindings=cbt, wrapping=not over_tls,
+                                            ntlm=False)
+        except Exception as exc:  # the KDC's answer (or no credential), in words below
+            raise self._kerberos_error(exc)
+
+    def _kerberos_error(self, exc):
+        from ansible_collections.winfleet.autopilot.plugins.module_utils import _kerberos
+
+        kind, _words, words = _kerberos.describe(
+            exc, user=self.username, spn="ldap/%s" % self.tls_server_name,
+            spn_hint="set tls_server_name to the domain controller's DNS name (its SPN ldap/<fqdn>; an IP address "
+                     "has none)")
+        error = LdapAuthError("Kerberos bind to %s as %r (service principal ldap/%s) failed: %s."
+                              % (self._where(), self.username, self.tls_server_name, words))
+        error.details["kerberos_error"] = kind
+        return error
 
     # -- message I/O --------------------------------------------------------------------------------------------
 

@@ -7,9 +7,10 @@
 
 """The collection's one WS-Management client.
 
-Built on pywinrm (``winrm.protocol.Protocol``: Basic, TLS with CA validation, Kerberos/CredSSP when their libraries
-are installed); NTLM (message encryption over HTTP, channel binding over HTTPS) goes through ``_wsman_http``'s
-lighter transport on pyspnego. On top of it:
+Built on pywinrm (``winrm.protocol.Protocol``: Basic, TLS with CA validation, CredSSP when its library is
+installed, NTLM and Kerberos through a proxy); NTLM, Kerberos and Negotiate (message encryption over HTTP, channel
+binding over HTTPS) go through ``_wsman_http``'s lighter transport on pyspnego (Kerberos: ``_kerberos``). On top of
+it:
 
 * WS-Enumeration of WMI classes with a WQL filter (optimized Enumerate, then Pull until EndOfSequence);
 * a WinRS ``cmd`` command (used for ``shutdown``);
@@ -25,8 +26,14 @@ import uuid
 import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _kerberos
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
-from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman_http import NtlmTransport
+from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman_http import (
+    DOMAIN_DEVICE_REJECTED,
+    KerberosFailure,
+    NtlmRefusedError,
+    SpnegoTransport,
+)
 
 try:
     import requests
@@ -108,6 +115,47 @@ class CredentialsError(WSManError):
 
 class AccessDeniedError(WSManError):
     kind = "not_administrator"
+
+
+class NtlmRefused(WSManError):
+    kind = "ntlm_refused"
+
+
+class ClockSkewError(WSManError):
+    kind = "clock_skew"
+
+
+class UnknownServicePrincipalError(WSManError):
+    kind = "unknown_service_principal"
+
+
+class KdcUnreachableError(WSManError):
+    kind = "kdc_unreachable"
+
+
+class WrongRealmError(WSManError):
+    kind = "wrong_realm"
+
+
+class PasswordExpiredError(WSManError):
+    kind = "password_expired"
+
+
+class KerberosError(WSManError):
+    kind = "kerberos"
+
+
+# _kerberos.describe's kinds -> the error raised
+KERBEROS_ERRORS = {"clock_skew": ClockSkewError, "unknown_service_principal": UnknownServicePrincipalError,
+                   "kdc_unreachable": KdcUnreachableError, "wrong_realm": WrongRealmError,
+                   "password_expired": PasswordExpiredError, "bad_credentials": CredentialsError,
+                   "no_credentials": CredentialsError, "kerberos": KerberosError}
+# ansible_winrm_* settings that only Kerberos reads (NTLM ignores them, as ansible's winrm connection does)
+KERBEROS_ONLY = frozenset(("service", "kerberos_hostname_override", "kerberos_delegation"))
+NTLM_REFUSED_HINT = (
+    "Use Kerberos: ansible_winrm_transport: kerberos with a domain account (user@REALM, the AD domain in upper case) "
+    "and the device's DNS name (ansible_host, or ansible_winrm_kerberos_hostname_override), as registered in AD."
+)
 
 
 class UnsupportedWindowsError(WSManError):
@@ -328,15 +376,33 @@ class WSManClient:
             "username": username, "password": password, "server_cert_validation": "validate" if cert_validation else "ignore",
             "ca_trust_path": ca_trust_path or "legacy_requests", "message_encryption": message_encryption, "proxy": proxy,
         }
+        opts = dict(transport_options or {})
+        # NTLM without a proxy (the common case), Kerberos and Negotiate: pyspnego on one http.client connection
+        # (_wsman_http); through a proxy, NTLM and Kerberos stay with pywinrm's transport (requests)
+        spnego_path = proxy is None and (transport in ("kerberos", "negotiate") or (
+            transport == "ntlm" and set(opts) <= {"send_cbt"} | KERBEROS_ONLY))
+        if transport == "negotiate" and proxy:
+            raise ConfigError("ansible_winrm_proxy is not supported with the negotiate transport (%s): use kerberos or "
+                              "ntlm" % self.label)
+        if spnego_path and transport != "ntlm":
+            if not _kerberos.available():
+                raise ConfigError("the %s transport needs Kerberos on the controller, and %s is missing" % (
+                    transport, _kerberos.missing()))
+            unknown = set(opts) - {"send_cbt"} - KERBEROS_ONLY
+            if unknown:
+                raise ConfigError("%s: ansible_winrm_%s do(es) not apply to the %s transport" % (
+                    self.label, ", ansible_winrm_".join(sorted(unknown)), transport))
         try:
-            self._protocol = Protocol(self.endpoint, transport=transport, read_timeout_sec=read_timeout,
-                                      operation_timeout_sec=operation_timeout, **options)
-            if transport == "ntlm" and proxy is None and set(transport_options or {}) <= {"send_cbt"}:
-                # NTLM without a proxy (the common case): pyspnego on one http.client connection (_wsman_http)
-                self._protocol.transport = NtlmTransport(
+            # pywinrm's Protocol builds the WinRS messages (its transport is replaced on the pyspnego path)
+            self._protocol = Protocol(self.endpoint, transport="kerberos" if transport == "negotiate" else transport,
+                                      read_timeout_sec=read_timeout, operation_timeout_sec=operation_timeout, **options)
+            if spnego_path:
+                self._protocol.transport = SpnegoTransport(
                     host, port, scheme, path, username, password, cert_validation=cert_validation,
                     ca_trust_path=ca_trust_path, read_timeout=read_timeout, message_encryption=message_encryption,
-                    send_cbt=(transport_options or {}).get("send_cbt", True))
+                    send_cbt=opts.get("send_cbt", True), protocol=transport,
+                    spn_host=opts.get("kerberos_hostname_override") or host, service=opts.get("service") or "HTTP",
+                    delegate=bool(opts.get("kerberos_delegation")))
             else:
                 # transport_options: pywinrm's Kerberos/CredSSP/certificate settings (service, kerberos_delegation, ...)
                 self._protocol.transport = _Transport(endpoint=self.endpoint, auth_method=transport,
@@ -395,11 +461,24 @@ class WSManClient:
         """The typed error for an exception raised while talking to the device."""
         if isinstance(exc, WSManError):
             return exc
+        if isinstance(exc, KerberosFailure):
+            kind, _words, words = _kerberos.describe(exc.error, user=self.username, spn=exc.spn)
+            message = "%s: Kerberos to %s as %r failed: %s." % (self.where, exc.spn, self.username, words)
+            return KERBEROS_ERRORS[kind](message, spn=exc.spn)
+        if isinstance(exc, NtlmRefusedError) or (isinstance(exc, PermissionError) and "NTLM challenge" in str(exc)):
+            # ours, or requests-ntlm's (pywinrm's transport, through a proxy) for the same answer
+            return NtlmRefused("%s refuses NTLM: it answered the NTLM negotiation without a challenge (the domain "
+                               "restricts NTLM: 'Network security: Restrict NTLM'). %s" % (self.where, NTLM_REFUSED_HINT),
+                               http_status=401)
         if isinstance(exc, InvalidCredentialsError):
+            hint = ""
+            if DOMAIN_DEVICE_REJECTED in str(exc):
+                hint = " The device is in a domain (it offers Kerberos): if the domain restricts NTLM, %s%s" % (
+                    NTLM_REFUSED_HINT[0].lower(), NTLM_REFUSED_HINT[1:])
             return CredentialsError(
                 "%s rejected the credentials of %r (HTTP 401, %s): wrong user name or password, or the %s "
-                "authentication is disabled on the device (winrm get winrm/config/service/auth)."
-                % (self.where, self.username, self.transport, self.transport), http_status=401)
+                "authentication is disabled on the device (winrm get winrm/config/service/auth).%s"
+                % (self.where, self.username, self.transport, self.transport, hint), http_status=401)
         if isinstance(exc, _PyWinrmFault):
             fault = Fault()
             fault.code, fault.subcode, fault.reason = exc.fault_code, _qname_local(exc.fault_subcode), exc.reason

@@ -119,6 +119,11 @@ def unseal(context, body):
     return b"".join(out)
 
 
+# A domain-joined device (it offers Kerberos) that rejects an NTLM AUTHENTICATE: a wrong password, or the domain's
+# "Restrict NTLM" policy, which Windows may apply at that step
+DOMAIN_DEVICE_REJECTED = "the specified credentials were rejected by the server, which offers Kerberos"
+
+
 class NtlmRefusedError(InvalidCredentialsError if HAS_SPNEGO else Exception):
     """The device answered an NTLM NEGOTIATE without a CHALLENGE while offering Negotiate: it refuses NTLM (the
     domain's "Restrict NTLM" policy), where Kerberos is the way in."""
@@ -315,6 +320,8 @@ class SpnegoTransport:
                         raise NtlmRefusedError("the device answered the NTLM NEGOTIATE without a CHALLENGE: it "
                                                "refuses NTLM")
                     raise InvalidCredentialsError("the server offered no NTLM (Negotiate) authentication")
+                if self.protocol == "ntlm" and "kerberos" in (offered or "").lower():
+                    raise InvalidCredentialsError(DOMAIN_DEVICE_REJECTED)
                 raise InvalidCredentialsError("the specified credentials were rejected by the server")
             if status >= 400:
                 self.close_session()

@@ -260,7 +260,8 @@ devices:
         - Why the device could not be read, with the names of M(winfleet.autopilot.hardware_hash_info) -
           V(unreachable), V(timed_out), V(connection_dropped), V(certificate), V(bad_credentials),
           V(not_administrator), V(windows_too_old), V(hash_empty), V(wmi_provider_error), V(wsman_fault),
-          V(config), or V(internal_error) for a fault of the collector itself.
+          V(config), with Kerberos V(ntlm_refused), V(clock_skew), V(unknown_service_principal), V(kdc_unreachable),
+          V(wrong_realm), V(password_expired), V(kerberos), or V(internal_error) for a fault of the collector itself.
       type: str
       returned: when the device could not be read
     msg:

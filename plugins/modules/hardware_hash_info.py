@@ -24,7 +24,8 @@ description:
   - Decodes the hash and reports findings (structure, checksum, serial/make/model agreement, virtual machine, TPM).
   - Each failure has its own message and a machine-readable RV(error) (V(unreachable), V(timed_out),
     V(bad_credentials), V(not_administrator), V(windows_too_old), V(hash_empty), V(wmi_provider_error),
-    V(connection_dropped), V(certificate)).
+    V(connection_dropped), V(certificate); with Kerberos V(ntlm_refused), V(clock_skew), V(unknown_service_principal),
+    V(kdc_unreachable), V(wrong_realm), V(password_expired)).
   - Optionally writes the per-device CSV into a folder on the controller (what the flash-drive method produces) and
     shuts the device down afterwards.
 author:
@@ -109,8 +110,12 @@ options:
 notes:
   - Runs on the controller (action plugin) and needs C(pywinrm) there; the host's connection plugin is not used,
     so the play may keep C(ansible_connection=winrm).
-  - Transports are those of pywinrm. Over HTTP use V(ntlm) (or V(kerberos)/V(credssp)), which encrypt the messages;
-    V(basic) needs HTTPS unless the device allows unencrypted traffic.
+  - Transports are those of pywinrm, plus V(negotiate). Over HTTP use V(ntlm) (or V(kerberos), V(negotiate) or
+    V(credssp)), which encrypt the messages; V(basic) needs HTTPS unless the device allows unencrypted traffic.
+  - V(kerberos) and V(negotiate) need the C(gssapi) and C(krb5) Python bindings (C(pyspnego[kerberos])) and a
+    C(krb5.conf) for the domain; the ticket comes from the password (obtained once per process), the ticket cache
+    (E(KRB5CCNAME)) or a keytab (E(KRB5_CLIENT_KTNAME)), for C(HTTP/<ansible_winrm_kerberos_hostname_override or
+    ansible_host>). A device refusing NTLM fails with RV(error=ntlm_refused) and the hint to use Kerberos.
   - The account must be an administrator of the device. A local account is filtered by UAC remote restrictions unless
     C(LocalAccountTokenFilterPolicy) is set to 1; the error message says so.
   - For a whole fleet use M(winfleet.autopilot.fleet_hardware_hash_info), which reads many devices in one task with
@@ -289,7 +294,8 @@ error:
     - Why the device could not be read, as a stable name.
     - V(unreachable), V(timed_out), V(connection_dropped), V(certificate), V(bad_credentials), V(not_administrator),
       V(windows_too_old), V(hash_empty), V(wmi_provider_error), V(wsman_fault), V(config), V(shutdown_failed),
-      V(journal).
+      V(journal), V(ntlm_refused), V(clock_skew), V(unknown_service_principal), V(kdc_unreachable), V(wrong_realm),
+      V(password_expired), V(kerberos).
   returned: failure
   type: str
   sample: not_administrator

@@ -48,6 +48,9 @@ def main(argv=None):
     s.add_argument("--cbt-hardening-level", choices=["None", "Relaxed", "Strict"],
                    help="Auth/CbtHardeningLevel of every device (Windows' default: Relaxed)")
     s.add_argument("--domain", help="join every device to this AD DNS domain (default: workgroup devices)")
+    s.add_argument("--keytab", help="Kerberos: the keys of the devices' HTTP/<fqdn> principals (winfleet_lab.kerberos; "
+                                    "with --domain, the domain of the keys); KRB5_CONFIG should name the lab's krb5.conf")
+    s.add_argument("--no-ntlm", action="store_true", help="every device refuses NTLM ('Restrict NTLM'): Kerberos only")
     s.add_argument("--http-port", type=int, default=5985)
     s.add_argument("--https-port", type=int, default=5986)
     s.add_argument("--no-https", action="store_true",
@@ -65,7 +68,8 @@ def main(argv=None):
     if a.fleet_file:
         fleet = Fleet.from_file(a.fleet_file, events=events, count=a.count, seed=a.seed, base_address=a.base_address,
                                 latency_ms=a.latency_ms, allow_unencrypted=a.allow_unencrypted or None,
-                                basic=a.basic or None, cbt_hardening_level=a.cbt_hardening_level, domain=a.domain)
+                                basic=a.basic or None, cbt_hardening_level=a.cbt_hardening_level, domain=a.domain,
+                                ntlm=False if a.no_ntlm else None)
     else:
         faults = {} if a.healthy else dict(DEMO_FAULTS)
         faults.update(_parse_faults(a.fault))
@@ -73,9 +77,11 @@ def main(argv=None):
         faults = {k: v for k, v in faults.items() if not k.startswith("pc") or int(k[2:]) < count}
         spec = {"count": count, "seed": 7 if a.seed is None else a.seed, "base_address": a.base_address or "127.0.9.1",
                 "latency_ms": a.latency_ms or 0, "faults": faults, "allow_unencrypted": a.allow_unencrypted,
-                "basic": a.basic, "cbt_hardening_level": a.cbt_hardening_level or "Relaxed", "domain": a.domain}
+                "basic": a.basic, "cbt_hardening_level": a.cbt_hardening_level or "Relaxed", "domain": a.domain,
+                "ntlm": not a.no_ntlm}
         fleet = Fleet.generate(events=events, **spec)
-    lab = Lab(fleet, http_port=a.http_port, https_port=a.https_port, workdir=os.path.abspath(a.workdir), tls=not a.no_https)
+    lab = Lab(fleet, http_port=a.http_port, https_port=a.https_port, workdir=os.path.abspath(a.workdir), tls=not a.no_https,
+              keytab=os.path.abspath(a.keytab) if a.keytab else None)
     lab.start()
     inventory = os.path.abspath(a.inventory or os.path.join(a.workdir, "inventory.ini"))
     fleet.write_inventory(inventory, ca_path=lab.ca_path, transport=a.transport, scheme=a.scheme)

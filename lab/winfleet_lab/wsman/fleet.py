@@ -16,6 +16,7 @@ A fleet is generated from a seed (``hashgen.fleet``) and optionally shaped by a 
     cbt_hardening_level: Relaxed  # Auth/CbtHardeningLevel: None | Relaxed | Strict (HTTPS channel binding)
     workgroup: WORKGROUP          # the workgroup of the devices that are not joined
     domain: null                  # an AD DNS domain (corp.example.test): every device is joined to it
+    ntlm: true                    # false: the device refuses NTLM (the domain's "Restrict NTLM" policy): Kerberos only
     devices:                      # per device (inventory name or index): any of the settings above
       pc0002: {cbt_hardening_level: Strict}
       3: {domain: corp.example.test, basic: true}
@@ -47,13 +48,14 @@ FAULTS = {
     "mi_result_1": "the KB5013942 'general error (MI RESULT 1)' on MDM_DevDetail_Ext01",
     "drop": "the connection is dropped in the middle of the MDM_DevDetail_Ext01 response (parameter: how many times, 0 = always)",
     "slow": "latency in ms injected before every response (parameter: ms)",
+    "clock_skew": "the device's clock is an hour off: it answers a Kerberos AP-REQ with KRB_AP_ERR_SKEW",
 }
 DEFAULT_USER = "admin"
 DEFAULT_PASSWORD = "Fleet-Pass-1"
 WRONG_PASSWORD = "Someone-Changed-It-9"
 # The per-device WinRM service settings a fleet file (``devices:``) may set, with Windows' defaults.
 SERVICE_DEFAULTS = {"allow_unencrypted": False, "basic": False, "cbt_hardening_level": "Relaxed",
-                    "workgroup": "WORKGROUP", "domain": None}
+                    "workgroup": "WORKGROUP", "domain": None, "ntlm": True}
 
 
 class EventLog:
@@ -115,6 +117,7 @@ class Host:
     cbt_hardening_level: str = "Relaxed"
     workgroup: str = "WORKGROUP"
     domain: str | None = None  # the AD DNS domain when the device is joined
+    ntlm: bool = True  # False: NTLM refused ("Restrict NTLM: incoming NTLM traffic = deny all"), Kerberos only
     http_port: int = 5985
     https_port: int = 5986
     powered: bool = True
@@ -167,6 +170,7 @@ def _service_settings(fleet_level, devices, names):
         settings["cbt_hardening_level"] = cbt_level(settings["cbt_hardening_level"])
         settings["allow_unencrypted"] = bool(settings["allow_unencrypted"])
         settings["basic"] = bool(settings["basic"])
+        settings["ntlm"] = bool(settings["ntlm"])
     return out
 
 
@@ -202,7 +206,7 @@ class Fleet:
     def generate(cls, seed=7, count=8, base_address="127.0.9.1", faults=None, username=DEFAULT_USER,
                  password=DEFAULT_PASSWORD, latency_ms=0, allow_unencrypted=False, vm_every=17, events=None,
                  name_format="pc%04d", basic=False, cbt_hardening_level="Relaxed", workgroup="WORKGROUP", domain=None,
-                 devices=None):
+                 devices=None, ntlm=True):
         """``allow_unencrypted``, ``basic``, ``cbt_hardening_level``, ``workgroup`` and ``domain`` are every
         device's WinRM service settings (Windows' defaults by default); ``devices`` sets them per device."""
         hw = hashgen.fleet(seed, count, vm_every=vm_every)
@@ -211,7 +215,7 @@ class Fleet:
         faults = _normalize_faults(faults, names)
         service = _service_settings({"allow_unencrypted": allow_unencrypted, "basic": basic,
                                      "cbt_hardening_level": cbt_hardening_level, "workgroup": workgroup,
-                                     "domain": domain}, devices, names)
+                                     "domain": domain, "ntlm": ntlm}, devices, names)
         hosts = []
         secrets.register(password, "password")  # tools/secretscan.py proves it never reaches an artifact
         if any("bad_password" in f for f in faults.values()):

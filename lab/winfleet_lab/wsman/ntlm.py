@@ -120,9 +120,72 @@ def _client_bindings(token):
         return None
 
 
-def acceptor(names, cbt="Relaxed", channel_bindings=None):
-    """A Negotiate acceptor (raw NTLMSSP or SPNEGO-wrapped tokens) whose NTLM mechanism is ``DeviceNTLM``."""
-    ntlm = DeviceNTLM(names, cbt, channel_bindings)
-    ntlm._is_wrapped = True  # what pyspnego's NegotiateProxy sets on the contexts it builds itself
+def acceptor(names, cbt="Relaxed", channel_bindings=None, ntlm_allowed=True, kerberos=None):
+    """A Negotiate acceptor (raw NTLMSSP, raw Kerberos or SPNEGO-wrapped tokens) whose NTLM mechanism is
+    ``DeviceNTLM`` (left out when the device refuses NTLM) and whose Kerberos mechanism is ``kerberos`` (a pyspnego
+    Kerberos acceptor for the device's own service principal, ``kerberos_acceptor``), when the device has one."""
+    contexts = {}
+    if kerberos is not None:
+        kerberos._is_wrapped = True
+        contexts[GSSMech.kerberos] = kerberos
+    if ntlm_allowed:
+        ntlm = DeviceNTLM(names, cbt, channel_bindings)
+        ntlm._is_wrapped = True  # what pyspnego's NegotiateProxy sets on the contexts it builds itself
+        contexts[GSSMech.ntlm] = ntlm
     return spnego.server(hostname=names.dns_computer, service="http", protocol="negotiate",
-                         channel_bindings=channel_bindings, _negotiate_contexts={GSSMech.ntlm: ntlm})
+                         channel_bindings=channel_bindings, _negotiate_contexts=contexts)
+
+
+def kerberos_acceptor(credential, names, channel_bindings=None):
+    """pyspnego's Kerberos (GSSAPI) acceptor with the device's own key (``credential``: ``kerberos_credential``)."""
+    from spnego._gss import GSSAPIProxy
+
+    return GSSAPIProxy(hostname=names.dns_computer, service="http", usage="accept", protocol="kerberos",
+                       channel_bindings=channel_bindings, _gssapi_credential=credential)
+
+
+def kerberos_credential(keytab, names, service="HTTP"):
+    """The acceptor credential of ``<service>/<dns computer name>`` from ``keytab`` (the keys Samba exported for the
+    device's computer account): only tickets for this device's own SPN are accepted, as on Windows. None when the
+    keytab has no key for it (the device is not joined to the lab's domain) or Kerberos is not available."""
+    try:
+        import gssapi
+    except ImportError:
+        return None
+    try:
+        name = gssapi.Name("%s@%s" % (service, names.dns_computer), gssapi.NameType.hostbased_service)
+        cred = gssapi.Credentials(name=name, usage="accept", store={b"keytab": str(keytab).encode()})
+        _ = cred.name  # an absent key fails here, not at the first client
+        return cred
+    except gssapi.exceptions.GSSError:
+        return None
+
+
+def is_ntlm(token):
+    """Whether a Negotiate token starts NTLM: raw NTLMSSP, or SPNEGO whose first (optimistic) token is NTLMSSP or
+    whose only mechanism is NTLM."""
+    if token.startswith(b"NTLMSSP\x00"):
+        return True
+    try:
+        from spnego._spnego import NegTokenInit, unpack_token
+
+        parsed = unpack_token(token)
+    except Exception:  # a raw Kerberos token, or garbage: not NTLM
+        return False
+    if isinstance(parsed, NegTokenInit):
+        if parsed.mech_token and parsed.mech_token.startswith(b"NTLMSSP\x00"):
+            return True
+        return bool(parsed.mech_types) and all(m == GSSMech.ntlm.value for m in parsed.mech_types)
+    return False
+
+
+_KRB5_OID = bytes.fromhex("06092a864886f712010202")  # 1.2.840.113554.1.2.2 (and the MS alias 1.2.840.48018.1.2.2)
+_MS_KRB5_OID = bytes.fromhex("06092a864882f712010202")
+
+
+def is_kerberos(token):
+    """Whether a token is a raw Kerberos AP-REQ (GSS framing with the Kerberos OID), not SPNEGO or NTLM."""
+    if token[:1] != b"\x60" or len(token) < 2:
+        return False
+    start = 2 if token[1] < 0x80 else 2 + (token[1] & 0x7F)  # after the DER length
+    return token[start:start + len(_KRB5_OID)] in (_KRB5_OID, _MS_KRB5_OID)

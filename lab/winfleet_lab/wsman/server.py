@@ -31,6 +31,7 @@ from . import certs, ntlm, service, soap
 
 BOUNDARY = b"--Encrypted Boundary"
 SPNEGO_ENC = "application/HTTP-SPNEGO-session-encrypted"
+KRB_ENC = "application/HTTP-Kerberos-session-encrypted"  # what Windows names messages sealed with raw Kerberos
 ENC_CONTENT_TYPE = 'multipart/encrypted;protocol="%s";boundary="Encrypted Boundary"' % SPNEGO_ENC
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 411: "Length Required",
            500: "Internal Server Error"}
@@ -118,9 +119,9 @@ def unwrap_message(ctx, body):
     return out
 
 
-def wrap_message(ctx, data):
+def wrap_message(ctx, data, protocol=SPNEGO_ENC):
     res = ctx.wrap_winrm(data)
-    return (BOUNDARY + b"\r\n\tContent-Type: " + SPNEGO_ENC.encode() + b"\r\n"
+    return (BOUNDARY + b"\r\n\tContent-Type: " + protocol.encode() + b"\r\n"
             b"\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=" + str(len(data) + res.padding_length).encode()
             + b"\r\n" + BOUNDARY + b"\r\n\tContent-Type: application/octet-stream\r\n"
             + struct.pack("<I", len(res.header)) + res.header + res.data + BOUNDARY + b"--\r\n")
@@ -138,8 +139,11 @@ class Connection:
         self.user = None
 
     def challenge(self):
-        """The 401 offers the schemes the device's service allows (winrm/config/service/auth): Basic only when on."""
+        """The 401 offers the schemes the device's service allows (winrm/config/service/auth): Basic only when on,
+        Kerberos when the device is joined to the lab's domain (it has a key)."""
         offered = [("WWW-Authenticate", "Negotiate")]
+        if self.lab.kerberos_credential(self.host) is not None:
+            offered.append(("WWW-Authenticate", "Kerberos"))
         if self.host.basic:
             offered.append(("WWW-Authenticate", 'Basic realm="WSMAN"'))
         return http_response(401, headers=offered)
@@ -165,31 +169,60 @@ class Connection:
                 return None, self.challenge()
             self.ctx = None
             return user, []
-        if scheme in ("negotiate", "ntlm"):
+        if scheme in ("negotiate", "ntlm", "kerberos"):
             # pyspnego reads the accounts from NTLM_USER_FILE (when the acceptor is built and at the AUTHENTICATE
             # message); every step runs on the lab's single loop thread, so pointing it at this device's file here is
             # race-free.
             os.environ["NTLM_USER_FILE"] = self.lab.user_file(host)
+            try:
+                raw = base64.b64decode(token)
+            except ValueError:
+                return None, self.challenge()
             if self.ctx is None or self.ctx.complete:
+                if not host.ntlm and ntlm.is_ntlm(raw):
+                    # "Network security: Restrict NTLM: Incoming NTLM traffic = Deny all accounts": no CHALLENGE
+                    events.record(host, "auth_refused", scheme="ntlm", reason="NTLM refused (Restrict NTLM)")
+                    self.ctx = None
+                    return None, self.challenge()
+                if "clock_skew" in host.faults and ntlm.is_kerberos(raw):
+                    # the device's clock is off: Windows answers the AP-REQ with a KRB-ERROR (KRB_AP_ERR_SKEW)
+                    from .. import kerberos
+
+                    events.record(host, "auth_refused", scheme="kerberos", reason="clock skew (KRB_AP_ERR_SKEW)")
+                    realm = (host.domain or "").upper()
+                    error = kerberos.krb_error_token(kerberos.KRB_AP_ERR_SKEW, realm, "HTTP", host.ntlm_names.dns_computer)
+                    return None, http_response(401, headers=[("WWW-Authenticate", "Negotiate " + base64.b64encode(error).decode())])
                 cbt = None
                 if self.tls:
                     cbt = spnego.channel_bindings.GssChannelBindings(application_data=b"tls-server-end-point:" + self.lab.certs.cert_hash)
-                self.ctx = ntlm.acceptor(host.ntlm_names, host.cbt_hardening_level, cbt)
+                krb = None
+                credential = self.lab.kerberos_credential(host)
+                if credential is not None:
+                    krb = ntlm.kerberos_acceptor(credential, host.ntlm_names,
+                                                 cbt if host.cbt_hardening_level != "None" else None)
+                self.ctx = ntlm.acceptor(host.ntlm_names, host.cbt_hardening_level, cbt, ntlm_allowed=host.ntlm,
+                                         kerberos=krb)
                 self.user = None
             try:
-                out = self.ctx.step(base64.b64decode(token))
-            except (spnego.exceptions.SpnegoError, ValueError) as exc:
+                out = self.ctx.step(raw)
+            except (spnego.exceptions.SpnegoError, ValueError, KeyError) as exc:
+                # KeyError: a mechanism the device does not offer (pyspnego looks it up among the acceptor's)
                 self.ctx = None
                 if isinstance(exc, spnego.exceptions.BadBindingsError):
                     events.record(host, "auth_refused", scheme="ntlm", user=_ntlm_user(token),
                                   reason="channel binding (CbtHardeningLevel=%s)" % host.cbt_hardening_level)
                 else:
-                    events.record(host, "auth_failed", scheme="ntlm", error=type(exc).__name__)
+                    events.record(host, "auth_failed", scheme="kerberos" if ntlm.is_kerberos(raw) else "ntlm",
+                                  error=type(exc).__name__, detail=str(exc)[:300])
                 return None, self.challenge()
             if not self.ctx.complete:
                 return None, http_response(401, headers=[("WWW-Authenticate", "%s %s" % (scheme.capitalize(), base64.b64encode(out).decode()))])
             self.user = self.ctx.client_principal
-            events.record(host, "auth_ok", scheme="ntlm", user=self.user, tls=self.tls)
+            extra_info = {}
+            if self.ctx.negotiated_protocol == "kerberos":  # whether the client delegated its TGT to the device
+                extra_info["delegated"] = bool(self.ctx.context_attr & spnego.ContextReq.delegate)
+            events.record(host, "auth_ok", scheme=self.ctx.negotiated_protocol, user=self.user, tls=self.tls,
+                          **extra_info)
             return self.user, ([("WWW-Authenticate", "Negotiate " + base64.b64encode(out).decode())] if out else [])
         if self.user is not None and self.ctx is not None:
             return self.user, []
@@ -221,8 +254,10 @@ class Connection:
         body = reply.body
         headers = list(extra)
         if encrypted:
-            body = wrap_message(self.ctx, body)
-            headers.append(("Content-Type", ENC_CONTENT_TYPE))
+            # the answer is sealed as the request was (Kerberos- or SPNEGO-session-encrypted)
+            sealed_as = KRB_ENC if KRB_ENC in req.headers.get("content-type", "") else SPNEGO_ENC
+            body = wrap_message(self.ctx, body, sealed_as)
+            headers.append(("Content-Type", ENC_CONTENT_TYPE.replace(SPNEGO_ENC, sealed_as)))
         else:
             headers.append(("Content-Type", "application/soap+xml;charset=UTF-8"))
         return http_response(reply.status, body, headers), reply.effect
@@ -251,8 +286,12 @@ class Lab:
     """
 
     def __init__(self, fleet, http_port=5985, https_port=5986, workdir=None, tls=True, idle_timeout=900.0,
-                 body_timeout=60.0):
+                 body_timeout=60.0, keytab=None):
         self.fleet = fleet
+        # Kerberos: the keys of the devices' HTTP/<fqdn> service principals, exported from the lab's domain
+        # controller (winfleet_lab.kerberos); a joined device with a key there accepts Kerberos
+        self.keytab = keytab
+        self._kerberos_credentials = {}
         self.idle_timeout = idle_timeout  # a connection with no new request for this long is closed
         self.body_timeout = body_timeout  # a started request must arrive completely within this many seconds
         self.http_port = http_port
@@ -272,6 +311,17 @@ class Lab:
         self._stopping = None
         self._ready = threading.Event()
         self._error = None
+
+    def kerberos_credential(self, host):
+        """The device's Kerberos acceptor credential (its HTTP/<fqdn> key from ``keytab``), or None when the lab has
+        no keytab, the device is not joined, or the keytab has no key for it."""
+        if not self.keytab or not host.domain:
+            return None
+        fqdn = host.ntlm_names.dns_computer
+        if fqdn not in self._kerberos_credentials:
+            os.environ.setdefault("KRB5RCACHETYPE", "none")  # no replay cache file in /var/tmp
+            self._kerberos_credentials[fqdn] = ntlm.kerberos_credential(self.keytab, host.ntlm_names)
+        return self._kerberos_credentials[fqdn]
 
     @property
     def ca_path(self):
