@@ -24,7 +24,8 @@ samba_dc = samba.samba_dc
 
 SAMBA_MODULES = ("test_ad_computer.py", "test_cleanup_role.py", "test_kerberos.py", "test_ad_least_privilege.py")
 FIRST = ("test_molecule.py", "test_campaign.py", "test_ad_computer.py", "test_cleanup_role.py",
-         "test_register_import.py", "test_cleanup_graph.py")
+         "test_register_import.py", "test_cleanup_graph.py", "test_profiles_campaign.py", "test_preflight_playbook.py",
+         "test_console.py")
 
 
 def _module(nodeid):
