@@ -78,7 +78,7 @@ def test_pending_profile_completes_on_a_rerun(tmp_path):
 def test_a_device_that_fails_the_profiles_hardware_requirements(tmp_path):
     """A self-deploying profile targets the fleet's tag; one device has no TPM 2.0 attestation: the service fails its
     assignment (hardwareRequirementsNotMet) and the campaign says so in words; the other device is ready."""
-    camp = Campaign(tmp_path, "127.0.63.1", count=2, seed=1663, overrides=FLEET, profile_group_tag="ELSEWHERE").start()
+    camp = Campaign(tmp_path, "127.0.64.1", count=2, seed=1663, overrides=FLEET, profile_group_tag="ELSEWHERE").start()
     try:
         group = camp.labs.control("groups", {
             "displayName": "Kiosks", "membershipRule": '(device.devicePhysicalIds -any (_ -eq "[OrderID]:WINFLEET-LAB"))'})
