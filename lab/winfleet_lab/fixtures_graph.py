@@ -115,7 +115,7 @@ def schema_guard(lab):
 
     def checked(method, path, query, headers, body, inner=False):
         reply = handle(method, path, query, headers, body, inner=inner)
-        errors.extend(check_reply(path, reply.status, reply.body))
+        errors.extend(check_reply(path, reply.status, reply.body, query))
         return reply
 
     service.handle = checked

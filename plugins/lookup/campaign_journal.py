@@ -61,10 +61,10 @@ class LookupModule(LookupBase):
         out = []
         for folder in terms:
             try:
-                found = _journal.read(str(folder))
+                summary, warnings = _journal.info(str(folder))
             except WinfleetError as exc:
                 raise AnsibleLookupError(exc.msg)
-            for warning in found.warnings:
+            for warning in warnings:
                 display.warning(warning)
-            out.append(dict(_journal.summarise(found.events), events=len(found.events)))
+            out.append(summary)
         return out

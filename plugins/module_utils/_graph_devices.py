@@ -437,11 +437,26 @@ def _eq_url(path, field, value):
     return "%s?$filter=%s" % (path, _quote_filter("%s eq '%s'" % (field, _odata(value))))
 
 
-def _serial_candidates(client, serial):
-    """(Autopilot records, Intune managed devices) carrying ``serial`` (exact, case-insensitive)."""
-    ap = find_registered(client, [serial]).get(serial.upper())
-    mds = _intune_by(client, "serialNumber", serial)
-    return ([ap] if ap else []), mds
+def _entra_by_serials(client, serials):
+    """Per serial number (in order), the raw Entra objects of the device: those whose deviceId an Autopilot record or
+    Intune managed device of that serial names, or whose ZTDID is the Autopilot record's. Three ``$batch`` steps for
+    any number of serials: the Autopilot records, the Intune devices, the candidate objects."""
+    aps = find_registered(client, serials) if serials else {}
+    mds = _batch_get(client, [_eq_url(MANAGED, "serialNumber", s) for s in serials])
+    plans, urls = [], []
+    for serial, items in zip(serials, mds, strict=True):
+        ap = aps.get(serial.upper())
+        device_ids = {(ap.get("azureActiveDirectoryDeviceId") or ap.get("azureAdDeviceId") or "").lower()} if ap else set()
+        device_ids |= {(m.get("azureADDeviceId") or "").lower() for m in items or []
+                       if norm_serial(m.get("serialNumber")) == norm_serial(serial)}
+        device_ids = sorted(d for d in device_ids if _GUID.match(d) and d != _NULL_GUID)
+        mine = [_eq_url(DEVICES, "deviceId", d) for d in device_ids] + (_ztdid_filters(ap["id"]) if ap else [])
+        plans.append((device_ids, {ap["id"].lower()} if ap else set(), len(urls), len(urls) + len(mine)))
+        urls.extend(mine)
+    got = _batch_get(client, urls)
+    return [[o for items in got[start:end] for o in items or []
+             if (o.get("deviceId") or "").lower() in device_ids or ztd & {v.lower() for v in physical_values(o, "ZTDID")}]
+            for device_ids, ztd, start, end in plans]
 
 
 def find_entra(client, sel):
@@ -460,20 +475,7 @@ def find_entra(client, sel):
         found = [o for o in client.paged(DEVICES, params={"$filter": "displayName eq '%s'" % _odata(sel["name"])})
                  if (o.get("displayName") or "").lower() == sel["name"].lower()]
     else:
-        aps, mds = _serial_candidates(client, sel["serial_number"])
-        device_ids = {(a.get("azureActiveDirectoryDeviceId") or a.get("azureAdDeviceId") or "").lower() for a in aps}
-        device_ids |= {(m.get("azureADDeviceId") or "").lower() for m in mds}
-        device_ids = sorted(d for d in device_ids if _GUID.match(d) and d != _NULL_GUID)
-        urls = [_eq_url(DEVICES, "deviceId", d) for d in device_ids]
-        for ap in aps:
-            urls.extend(_ztdid_filters(ap["id"]))
-        found = []
-        ztd = {a["id"].lower() for a in aps}
-        for items in _batch_get(client, urls):
-            for o in items or []:
-                if (o.get("deviceId") or "").lower() in device_ids or ztd & {
-                        v.lower() for v in physical_values(o, "ZTDID")}:
-                    found.append(o)
+        found = _entra_by_serials(client, [sel["serial_number"]])[0]
     seen = {}
     for obj in found:
         seen.setdefault(obj["id"], obj)
@@ -583,30 +585,11 @@ def entra_info_many(client, serials=(), names=()):
     devices of every serial, then every candidate Entra object, then every object's owner, each step in ``$batch``
     requests. Same records, guards and order as one ``entra_info`` per value (records found twice are kept once)."""
     serials, names = _values("serial_number", serials), _values("name", names)
-    aps = find_registered(client, serials) if serials else {}
-    mds = _batch_get(client, [_eq_url(MANAGED, "serialNumber", s) for s in serials])
-    plans, urls = [], []
-    for serial, items in zip(serials, mds, strict=True):
-        ap = aps.get(serial.upper())
-        device_ids = {(ap.get("azureActiveDirectoryDeviceId") or ap.get("azureAdDeviceId") or "").lower()} if ap else set()
-        device_ids |= {(m.get("azureADDeviceId") or "").lower() for m in items or []
-                       if norm_serial(m.get("serialNumber")) == norm_serial(serial)}
-        device_ids = sorted(d for d in device_ids if _GUID.match(d) and d != _NULL_GUID)
-        mine = [_eq_url(DEVICES, "deviceId", d) for d in device_ids] + (_ztdid_filters(ap["id"]) if ap else [])
-        plans.append((serial, device_ids, {ap["id"].lower()} if ap else set(), len(urls), len(urls) + len(mine)))
-        urls.extend(mine)
-    for name in names:
-        plans.append((None, name, None, len(urls), len(urls) + 1))
-        urls.append(_eq_url(DEVICES, "displayName", name))
-    got = _batch_get(client, urls)
+    per_value = list(zip(serials, _entra_by_serials(client, serials), strict=True))
+    for name, items in zip(names, _batch_get(client, [_eq_url(DEVICES, "displayName", n) for n in names]), strict=True):
+        per_value.append((None, [o for o in items or [] if (o.get("displayName") or "").lower() == name.lower()]))
     objects, guards, seen = [], [], set()
-    for serial, key, ztd, start, end in plans:
-        found = [o for items in got[start:end] for o in items or []]
-        if serial is not None:
-            found = [o for o in found if (o.get("deviceId") or "").lower() in key
-                     or ztd & {v.lower() for v in physical_values(o, "ZTDID")}]
-        else:
-            found = [o for o in found if (o.get("displayName") or "").lower() == key.lower()]
+    for serial, found in per_value:
         unique = {o["id"]: o for o in found}
         for obj in sorted(unique.values(), key=lambda o: ((o.get("displayName") or "").lower(), o["id"])):
             if obj["id"] not in seen:

@@ -300,3 +300,10 @@ def summarise(events):
         failures={stage: sorted(serials) for stage, serials in failed.items()},
         runs=runs,
     )
+
+
+def info(campaign_dir):
+    """``(summary, warnings)`` of a campaign folder's journal: what ``campaign_journal_info`` and the
+    ``campaign_journal`` lookup return (``summarise`` plus ``events``, the number of events read)."""
+    found = read(campaign_dir)
+    return dict(summarise(found.events), events=len(found.events)), found.warnings

@@ -100,10 +100,10 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import 
 def main():
     module = AnsibleModule(argument_spec=dict(path=dict(type="path", required=True)), supports_check_mode=True)
     try:
-        found = _journal.read(module.params["path"])
-        for warning in found.warnings:
+        summary, warnings = _journal.info(module.params["path"])
+        for warning in warnings:
             module.warn(warning)
-        module.exit_json(changed=False, events=len(found.events), **_journal.summarise(found.events))
+        module.exit_json(changed=False, **summary)
     except WinfleetError as exc:
         exc.fail(module)
 

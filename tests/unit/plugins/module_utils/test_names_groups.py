@@ -15,14 +15,18 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils import _names a
 from ansible_collections.winfleet.autopilot.plugins.module_utils._deliver_stage import deliver
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphClient
-from ansible_collections.winfleet.autopilot.plugins.module_utils._register_stage import register
 from winfleet_lab import fixtures_graph
-from winfleet_lab.fixtures_graph import devices, write_csv
 
 graph_lab = fixtures_graph.graph_lab
 
 
 # ------------------------------------------------------------------------------------------------ name rules
+
+
+def _client(lab):
+    return GraphClient(dict(lab.connection("registrar"), backoff_delay=0.01, backoff_max_delay=0.1))
+
+
 @pytest.mark.parametrize("template, problem", [
     ("CORP-%SERIAL%", None),
     ("CORP-%serial%", None),                          # macros as Intune writes them, case aside
@@ -87,24 +91,6 @@ def test_membership_plan():
 
 
 # ------------------------------------------------------------------------------------------------ against the lab
-def _client(lab):
-    return GraphClient(dict(lab.connection("registrar"), backoff_delay=0.01, backoff_max_delay=0.1))
-
-
-@pytest.fixture
-def registered(graph_lab, tmp_path):
-    rows = devices(5160, 3)
-    upload = tmp_path / "campaign" / "upload"
-    upload.mkdir(parents=True)
-    write_csv(upload / "registration.csv", rows)
-    campaign = tmp_path / "campaign"
-    register(_client(graph_lab), paths=[str(upload)], journal=str(campaign), run="run-1", poll_interval=0.05,
-             wait_timeout=30, delete_import_records=False)
-    graph_lab.service.default_profile(None)
-    graph_lab.service.process_now()
-    return [r["serial_number"] for r in rows], campaign
-
-
 def test_group_and_names_in_bulk_then_unchanged(graph_lab, registered):
     _serials, campaign = registered
     svc = graph_lab.service
