@@ -52,8 +52,22 @@ if ! command -v krb5-config >/dev/null 2>&1 || ! command -v kinit >/dev/null 2>&
         fi
     fi
 fi
-# --no-deps: the pins are complete (requirements/kerberos.txt); pyspnego itself comes from requirements/dev.txt
-if ! "$PY" -m pip install -q --disable-pip-version-check --no-deps -r "$REQS"; then
+# --no-deps: the pins are complete (requirements/kerberos.txt); pyspnego itself comes from requirements/dev.txt.
+# The two C extensions compile at the same time (one core each; pip would build them one after the other), then
+# install from the wheels just built.
+WHEELS="$(mktemp -d)"
+trap 'rm -rf "$WHEELS"' EXIT
+pids=()
+for req in $(grep -v '^[[:space:]]*#' "$REQS"); do
+    "$PY" -m pip wheel -q --disable-pip-version-check --no-deps -w "$WHEELS" "$req" &
+    pids+=("$!")
+done
+built=1
+for pid in "${pids[@]}"; do
+    wait "$pid" || built=0
+done
+if [ "$built" -ne 1 ] || ! "$PY" -m pip install -q --disable-pip-version-check --no-deps --no-index \
+        --find-links "$WHEELS" -r "$REQS"; then
     loud "pip install -r requirements/kerberos.txt failed (gssapi and krb5 compile against libkrb5-dev)"
     exit 0
 fi

@@ -427,8 +427,9 @@ def device_view(system, bios_row):
     }
 
 
-def find_devices(client, names=(), serial_numbers=(), resource_ids=(), smbios_guids=()):
-    """Devices matching every kind of selector given (and any value within a kind), sorted by ResourceId.
+def find_devices(client, names=(), serial_numbers=(), resource_ids=(), smbios_guids=(), match="all"):
+    """Devices matching every kind of selector given (``match="any"``: any kind) and any value within a kind, sorted
+    by ResourceId.
 
     Selectors must have been checked (``check_selector``/``check_resource_id``). Matching is exact and
     case-insensitive on the client side, whatever the server's ``eq`` does.
@@ -461,7 +462,8 @@ def find_devices(client, names=(), serial_numbers=(), resource_ids=(), smbios_gu
                if any(_same(_get_ci(row, "SerialNumber"), s) for s in serial_numbers)}
         bios.update(latest)
         candidate_sets.append(ids)
-    found = set.intersection(*candidate_sets) if candidate_sets else set()
+    combine = set.union if match == "any" else set.intersection
+    found = combine(*candidate_sets) if candidate_sets else set()
     if not found:
         return []
     missing = sorted(rid for rid in found if rid not in systems)

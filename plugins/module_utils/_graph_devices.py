@@ -38,7 +38,11 @@ import re
 from urllib.parse import quote
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _progress
-from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import AUTOPILOT, find_registered
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
+    AUTOPILOT,
+    device_info,
+    find_registered,
+)
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
     GraphError,
@@ -597,6 +601,26 @@ def entra_info_many(client, serials=(), names=()):
                 objects.append(obj)
                 guards.append(serial)
     return [_public(v) for v in resolve_entra(client, objects, guards=guards)]
+
+
+RECORD_SERVICES = ("intune", "autopilot", "entra")
+
+
+def records_many(client, serials=(), names=(), services=RECORD_SERVICES):
+    """A fleet's records in the services of ``services`` (Intune, Windows Autopilot, Microsoft Entra ID), with one
+    client and one token: ``{service: [views]}``, each list what the service's own ``*_info`` module returns for
+    the same serial numbers (and, for Entra, ``names``): ``intune_info_many``, the Autopilot ``device_info``
+    (without import state) and ``entra_info_many``."""
+    serials = _values("serial_number", serials)
+    out = {}
+    if "intune" in services:
+        out["intune"] = intune_info_many(client, serials)
+    if "autopilot" in services:
+        found = device_info(client, serials, include_import_state=False) if serials else []
+        out["autopilot"] = [dev for dev in found if dev.get("id")]
+    if "entra" in services:
+        out["entra"] = entra_info_many(client, serials, names)
+    return out
 
 
 def entra_info(client, params):

@@ -13,8 +13,9 @@ description:
   - Looks up Configuration Manager device records (C(SMS_R_System)) through the administration service REST API,
     with the BIOS serial number from hardware inventory (C(SMS_G_System_PC_BIOS)). It is the same lookup
     M(winfleet.autopilot.configmgr_device) uses before it deletes.
-  - Values within one selector add up (any of them), different selectors narrow down (all of them).
-    At least one selector is required. Empty, whitespace-only or wildcard values (C(*), C(%), C(?)) are refused.
+  - Values within one selector add up (any of them), different selectors narrow down (all of them) unless
+    O(match=any). At least one selector is required. Empty, whitespace-only or wildcard values (C(*), C(%), C(?))
+    are refused.
   - With O(hardware_hash=true) it also reads the devices' Windows Autopilot hardware hashes from the
     C(MDM_DevDetail_Ext01) hardware inventory class (C(SMS_G_System_MDM_DEVDETAIL_EXT01.DeviceHardwareData), the
     data behind the console's "Windows Autopilot Device Information" report) and returns them as RV(records), ready
@@ -47,6 +48,13 @@ options:
       - SMBIOS GUIDs (C(SMS_R_System.SMBIOSGUID)), matched case-insensitively.
     type: list
     elements: str
+  match:
+    description:
+      - How different selectors combine. V(all) returns the devices every selector matches; V(any) returns the
+        devices any selector matches (for example a fleet's devices by serial number or by name in one look-up).
+    type: str
+    choices: [all, any]
+    default: all
   hardware_hash:
     description:
       - Also return the devices' Autopilot hardware hash records in RV(records).
@@ -190,7 +198,8 @@ def run(module, client):
     serials = _values(module, "serial_number", check_selector)
     ids = _values(module, "resource_id", check_resource_id)
     guids = _values(module, "smbios_guid", check_selector)
-    devices = find_devices(client, names=names, serial_numbers=serials, resource_ids=ids, smbios_guids=guids)
+    devices = find_devices(client, names=names, serial_numbers=serials, resource_ids=ids, smbios_guids=guids,
+                           match=module.params["match"])
     result = {"changed": False, "devices": devices}
     if module.params["hardware_hash"]:
         records, missing = hash_records(client, devices) if devices else ([], [])
@@ -206,6 +215,7 @@ def main():
         resource_id=dict(type="list", elements="int"),
         smbios_guid=dict(type="list", elements="str"),
         hardware_hash=dict(type="bool", default=False),
+        match=dict(type="str", choices=["all", "any"], default="all"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_one_of=[("name", "serial_number", "resource_id", "smbios_guid")])

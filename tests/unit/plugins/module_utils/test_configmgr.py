@@ -129,6 +129,17 @@ def test_selectors_intersect(fleet):
     assert {d["id"] for d in both} == {ids["one"], ids["dup_new"], ids["dup_old"]}
 
 
+def test_selectors_add_up_with_match_any(fleet):
+    """match="any": a fleet's devices by serial number or by name in one look-up (the clean-up's), each once."""
+    lab, ids, devs, _hashes = fleet
+    c = client(lab)
+    assert cm.find_devices(c, names=["CM-ONE"], serial_numbers=[devs[1].serial]) == []  # all: nobody is both
+    found = cm.find_devices(c, names=["CM-ONE", "NO-SUCH-PC"], serial_numbers=[devs[1].serial], match="any")
+    assert [d["id"] for d in found] == sorted([ids["one"], ids["dup_new"], ids["dup_old"]])
+    again = cm.find_devices(c, names=["CM-ONE", "CM-DUP"], serial_numbers=[devs[1].serial], match="any")
+    assert [d["id"] for d in again] == [d["id"] for d in found]  # found by both selectors: listed once
+
+
 def test_no_selector_is_refused(fleet):
     lab = fleet[0]
     with pytest.raises(InputError, match="No selector"):

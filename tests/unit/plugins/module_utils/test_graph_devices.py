@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _graph_devices as gd
-from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import AUTOPILOT
+from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import AUTOPILOT, device_info
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphClient, GraphError
 from winfleet_lab.fixtures_graph import devices, start_lab
@@ -301,3 +301,12 @@ def test_fleet_lookups_in_bulk_find_what_one_lookup_per_device_finds(lab):
     assert bulk.stats["requests"] * 2 < one_by_one.stats["requests"]
     with pytest.raises(InputError, match="wildcard"):
         gd.intune_info_many(bulk, ["PF*"])
+    # device_records_info: the three look-ups with one client give what each service's own look-up gives
+    together = _client(lab)
+    records = gd.records_many(together, serials, names)
+    assert records["intune"] == expected_intune and records["entra"] == expected_entra
+    assert sorted(r["serial_number"] for r in records["autopilot"]) == sorted(
+        r["serial_number"] for r in device_info(one_by_one, serials, include_import_state=False) if r["id"])
+    assert len(records["autopilot"]) == 4 and together.stats["token_requests"] == 1
+    assert gd.records_many(together, serials, services=["intune"]) == {"intune": expected_intune}
+    assert gd.records_many(together, []) == {"intune": [], "autopilot": [], "entra": []}
