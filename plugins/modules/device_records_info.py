@@ -18,9 +18,9 @@ description:
     C(include_import_state=false) (registered devices only), RV(entra) as M(winfleet.autopilot.entra_device_info)
     - so a clean-up can plan from one look instead of three tasks.
   - Selectors are exact values; an empty, whitespace-only or wildcard (C(*)) value is refused.
-  - Needs the application permissions of the services looked up - C(DeviceManagementManagedDevices.Read.All),
-    C(DeviceManagementServiceConfig.Read.All) and C(Device.Read.All) (the Entra look-up also reads the other two to
-    resolve serial numbers).
+  - Needs the application permissions C(DeviceManagementManagedDevices.Read.All),
+    C(DeviceManagementServiceConfig.Read.All) and C(Device.Read.All), those of the services looked up (the Entra
+    look-up reads the other two as well, to resolve serial numbers).
 extends_documentation_fragment:
   - winfleet.autopilot.graph.MODULES
   - winfleet.autopilot._attributes
