@@ -48,6 +48,8 @@ class ActionModule(ActionBase):
             done, failed_before = set(), set()
             if args["journal"]:
                 done, failed_before, result["warnings"] = _fleet_collect.read_journal(args["journal"], args["recollect"])
+                if not check_mode:  # the campaign folder (0700) before the first hash file is written into it
+                    _journal.ensure_dir(args["journal"])
             jobs = self._jobs(hosts, done, task_vars)
         except WinfleetError as exc:
             return dict(result, failed=True, msg=exc.msg)

@@ -18,7 +18,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _fleet_collect
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _fleet_collect, _journal
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman import (
     ConfigError,
@@ -60,6 +60,11 @@ class ActionModule(ActionBase):
                 result["warnings"] = warnings
             if label in done:
                 return dict(result, **_fleet_collect.SKIPPED)
+            if not self._task.check_mode:  # the campaign folder (0700) before the hash file is written into it
+                try:
+                    _journal.ensure_dir(args["journal"])
+                except WinfleetError as exc:
+                    return dict(result, failed=True, msg=exc.msg, error="journal")
         try:
             settings = self._connection_settings(task_vars)
         except WinfleetError as exc:
