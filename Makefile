@@ -159,14 +159,13 @@ package: venv
 	$(BIN)/ansible-builder create -f execution-environment.yml --context .build/ee-context
 	test -s .build/ee-context/_build/collections/winfleet-autopilot.tar.gz
 
-# The suites that run campaigns go one after the other (each spreads over both cores itself). lint, package and
-# sanity only read the tree and write their own outputs, and spend long stretches on one core: they run side by
-# side, each into its own log, printed when all three are done.
-STATIC_SUITES := lint package sanity
 # The set-up the campaign suites need (system packages and labs, microsoft.ad, the other ansible-core releases) is
-# mostly downloads and package installs: on a fresh machine it runs while ruff and the unit tests, which need none of
-# it, do. Its output is printed when it is done.
+# mostly downloads, package installs and two C compilations: on a fresh machine it runs while the suites that need
+# none of it do - ruff, the unit tests, then lint, package and sanity. Those three only read the tree and write their
+# own outputs, and spend long stretches on one core: they run side by side, each into its own log, printed when all
+# three are done. Then the suites that run campaigns, one after the other (each spreads over both cores itself).
 SETUP := sysdeps microsoft-ad $(CORE_VENVS)
+STATIC_SUITES := lint package sanity
 test: venv link
 	@start=$$(date +%s); \
 	rm -rf $(ARTIFACTS) $(WINFLEET_SECRETS_REGISTRY); mkdir -p $(ARTIFACTS); \
@@ -174,15 +173,6 @@ test: venv link
 	( if $(MAKE) --no-print-directory $(SETUP) > $(ARTIFACTS)/setup.log 2>&1; then echo passed; else echo FAILED; fi \
 	  > $(ARTIFACTS)/setup.status ) & setup=$$!; \
 	for suite in ruff units; do \
-	  s0=$$(date +%s); \
-	  $(MAKE) --no-print-directory $$suite 2>&1 | tee $(ARTIFACTS)/$$suite.log; \
-	  echo "make test: $$suite passed in $$(( $$(date +%s) - s0 )) s" | tee -a $(ARTIFACTS)/times.log; \
-	done; \
-	wait $$setup; cat $(ARTIFACTS)/setup.log; \
-	echo "make test: set-up $$(cat $(ARTIFACTS)/setup.status) ($$(( $$(date +%s) - start )) s since the start)" \
-	  | tee -a $(ARTIFACTS)/times.log; \
-	grep -qx passed $(ARTIFACTS)/setup.status; \
-	for suite in integration reliability cores; do \
 	  s0=$$(date +%s); \
 	  $(MAKE) --no-print-directory $$suite 2>&1 | tee $(ARTIFACTS)/$$suite.log; \
 	  echo "make test: $$suite passed in $$(( $$(date +%s) - s0 )) s" | tee -a $(ARTIFACTS)/times.log; \
@@ -199,7 +189,16 @@ test: venv link
 	    | tee -a $(ARTIFACTS)/times.log; \
 	  grep -qx passed $(ARTIFACTS)/$$suite.status || failed="$$failed $$suite"; \
 	done; \
+	wait $$setup; cat $(ARTIFACTS)/setup.log; \
+	echo "make test: set-up $$(cat $(ARTIFACTS)/setup.status) ($$(( $$(date +%s) - start )) s since the start)" \
+	  | tee -a $(ARTIFACTS)/times.log; \
+	grep -qx passed $(ARTIFACTS)/setup.status || failed="$$failed set-up"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
+	for suite in integration reliability cores; do \
+	  s0=$$(date +%s); \
+	  $(MAKE) --no-print-directory $$suite 2>&1 | tee $(ARTIFACTS)/$$suite.log; \
+	  echo "make test: $$suite passed in $$(( $$(date +%s) - s0 )) s" | tee -a $(ARTIFACTS)/times.log; \
+	done; \
 	$(MAKE) --no-print-directory secretscan; \
 	echo "make test: all suites passed in $$(( $$(date +%s) - start )) s"
 
