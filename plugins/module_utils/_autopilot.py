@@ -25,32 +25,34 @@ import hashlib
 import re
 import time
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource, _echo
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _echo
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import decode
+from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import read_upload_files
+from ansible_collections.winfleet.autopilot.plugins.module_utils._statuses import (
+    ACTIVE,
+    ALREADY,
+    BAD_HASH,
+    FAILED,
+    FINAL_REFUSALS,
+    INACTIVE,
+    NO_PROFILE,
+    NOT_FOUND,
+    OTHER_ORG,
+    PENDING,
+    PROFILE_FAILED,
+    PROFILE_PENDING,
+    READY,
+    REGISTERED,
+    UNEXPECTED,
+    serial_key,
+)
 
 IMPORTED = "/deviceManagement/importedWindowsAutopilotDeviceIdentities"
 AUTOPILOT = "/deviceManagement/windowsAutopilotDeviceIdentities"
 IMPORT_PREFIX = "winfleet-"
-
-# Outcomes, in the words of the Microsoft Managed Desktop registration pages (the seed). An import that succeeded is
-# "Registered" (the portal's word): the device is in Windows Autopilot. It is "Ready for user" only once a deployment
-# profile is assigned too (issue 16; the shared reference autopilot-lifecycle.md section 1).
-REGISTERED = "Registered"
-READY = "Ready for user"
-PROFILE_PENDING = "Profile pending"
-NO_PROFILE = "Registered, no profile"
-PROFILE_FAILED = "Profile assignment failed"
-ALREADY = "Device already registered"
-NOT_FOUND = "Device not found"
-BAD_HASH = "Hardware hash not valid"
-OTHER_ORG = "Device claimed by another organization"
-UNEXPECTED = "Unexpected error"
-PENDING = "Registration pending"
-FAILED = "Registration failed"
-ACTIVE = "Active"
-INACTIVE = "Inactive"
+# The outcomes in the portal's words (REGISTERED ... FINAL_REFUSALS) and serial_key live in _statuses.
 
 MESSAGES = {
     REGISTERED: "Registration succeeded: the device is in Windows Autopilot. It is ready to be delivered once a "
@@ -74,56 +76,8 @@ ERROR_NAMES = {
 }
 ERROR_CODES = {806: ALREADY, 808: OTHER_ORG}
 
-CSV_HEADER = ["Device Serial Number", "Windows Product ID", "Hardware Hash"]
-CSV_OPTIONAL = ["Group Tag", "Assigned User"]
 _EDM_LITERAL = re.compile(r"Cannot convert the literal '(.*)' to the expected type 'Edm.Binary'", re.S)
 _TOKEN = re.compile(r"[^\s\-]+")
-
-
-def serial_key(serial):
-    """How two serial numbers are compared: trimmed, case-insensitive. Import records are matched to devices by this
-    key, never by their position in an answer (Microsoft does not promise the order of the records /import returns)."""
-    return ("" if serial is None else str(serial)).strip().upper()
-
-
-AUTOPILOT_FORMAT = "'%s' optionally followed by 'Group Tag' and 'Assigned User'" % ",".join(CSV_HEADER)
-
-
-def read_upload_files(paths):
-    """Devices of the upload files ``paths`` (files, folders - their ``*.csv`` files - and globs), read with the
-    merge's reader (every encoding and line end). Returns ``(devices, sources)``. Raises InputError naming the file
-    (and line) for a path that matches nothing, an unreadable file or one not in the Autopilot format."""
-    files, problems, _skipped = _csvsource.expand_sources(list(paths), pattern=("*.csv",))
-    if problems:
-        raise InputError("Upload file %s: %s" % (problems[0].path, problems[0].reason), path=problems[0].path)
-    devices = []
-    sources = []
-    for path in files:
-        rows = _csvsource.read_source(path)
-        info = next(rows)
-        found = list(rows)
-        if info.problems:
-            first = info.problems[0]
-            where = " line %d" % first.line if first.line else ""
-            raise InputError("Upload file %s%s: %s" % (path, where, first.reason), path=path, line=first.line)
-        if not (info.dialect or "").startswith("autopilot-"):
-            raise InputError("Upload file %s is not in the Autopilot registration format: its header is %r, the format "
-                             "is %s. Merge it with registration_csv format=autopilot."
-                             % (path, ",".join(_echo.clip(c, 40) for c in info.columns), AUTOPILOT_FORMAT),
-                             path=path)
-        width = len(info.columns)
-        for line, row, extra in found:
-            if any(v.strip() for v in extra):
-                raise InputError("Upload file %s line %d: more columns than the header's %d" % (path, line, width),
-                                 path=path, line=line)
-            devices.append({"serial_number": row[_csvsource.SERIAL].strip(),
-                            "product_id": row[_csvsource.PRODUCT_ID].strip(),
-                            "hardware_hash": row[_csvsource.HASH].strip(),
-                            "group_tag": row[_csvsource.GROUP_TAG].strip() or None,
-                            "assigned_user": row[_csvsource.ASSIGNED_USER].strip() or None,
-                            "file": path, "line": line})
-        sources.append({"path": path, "dialect": info.dialect, "encoding": info.encoding, "rows": info.rows})
-    return devices, sources
 
 
 def read_registration_csv(path):
@@ -212,9 +166,6 @@ def _code_msg(resp):
     from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import unwrap_error
 
     return unwrap_error(resp.body)
-
-
-FINAL_REFUSALS = (OTHER_ORG, BAD_HASH, NOT_FOUND)
 
 
 def _same_submission(record, entry):

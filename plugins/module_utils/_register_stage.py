@@ -35,7 +35,6 @@ import time
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _progress
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
     ALREADY,
-    FINAL_REFUSALS,
     PENDING,
     REGISTERED,
     Registrar,
@@ -44,58 +43,15 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot impo
     serial_key,
     summarize,
 )
-from ansible_collections.winfleet.autopilot.plugins.module_utils._journal import DONE_OUTCOMES, latest
+from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import (  # noqa: F401 - the stage's API
+    EXCLUDED,
+    REFUSED_BEFORE,
+    REGISTERED_BEFORE,
+    ResumePlan,
+    register_resume_plan,
+)
 
 WOULD_IMPORT = "Would import"
-
-# Why a device of the upload files is not sent (the keys of ResumePlan.skip's values, counted in the result).
-REGISTERED_BEFORE = "registered before"
-REFUSED_BEFORE = "refused before"
-EXCLUDED = "excluded"
-
-
-class ResumePlan:
-    """What the register stage takes from the journal: ``skip`` ({serial key: reason}) and ``submitted_before`` (the
-    serial keys whose latest register status is ``Registration pending``: a run of this campaign sent them and did
-    not see the verdict)."""
-
-    def __init__(self, skip=None, submitted_before=None):
-        self.skip = dict(skip or {})
-        self.submitted_before = set(submitted_before or ())
-
-    def counts(self):
-        out = {REGISTERED_BEFORE: 0, REFUSED_BEFORE: 0, EXCLUDED: 0}
-        for reason in self.skip.values():
-            out[reason] += 1
-        return out
-
-
-def register_resume_plan(events, retry_failed=False, exclude_serials=()):
-    """The ResumePlan of a campaign from its journal ``events`` (as ``_journal.read`` returns them).
-
-    Not sent again: devices whose latest register event is ``ok`` or ``changed``; devices refused for a reason a retry
-    cannot change (claimed by another organization, hash not valid, device not found), unless ``retry_failed``;
-    ``exclude_serials``. Devices that failed for a passing reason (unexpected error, still pending) are sent again.
-    """
-    skip = {}
-    for serial in exclude_serials or ():
-        key = serial_key(serial)
-        if key:
-            skip[key] = EXCLUDED
-    before = set()
-    for serial, stages in latest(events).items():
-        event = stages.get("register")
-        if event is None:
-            continue
-        key = serial_key(serial)
-        if event.get("outcome") in DONE_OUTCOMES:
-            skip.setdefault(key, REGISTERED_BEFORE)
-        elif event.get("outcome") == "failed" and event.get("status") in FINAL_REFUSALS and not retry_failed:
-            skip.setdefault(key, REFUSED_BEFORE)
-        if event.get("status") == PENDING:
-            before.add(key)
-    return ResumePlan(skip, before)
-
 
 def _detail(res, error_code=True):
     return {"import_id": res.get("import_id"), "error_code": (res.get("error_code") or None) if error_code else None,

@@ -16,6 +16,7 @@ import yaml
 
 from winfleet_lab import hashgen
 from winfleet_lab.campaign import Campaign
+from winfleet_lab.playbook import task_results
 
 pytestmark = pytest.mark.integration
 
@@ -112,6 +113,10 @@ def test_second_run_changes_nothing(campaign):
     assert _changed_tasks(data) == []
     assert campaign.journal.read_bytes() == before
     assert campaign.labs.graph_stats()["counters"]["import_records_created"] == imports
+    # nothing left to register: the register_pending lookup (the module's own rule) starts no import module
+    assert task_results(data, "winfleet.autopilot.register : Register the merged devices in Windows Autopilot").get(
+        "skipped") is True
+    assert "Nothing left to register" in out
 
 
 def test_check_mode_runs_clean(campaign):

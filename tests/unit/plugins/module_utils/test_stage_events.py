@@ -59,6 +59,40 @@ def test_resume_plan_with_retry_failed_and_exclusions():
     assert ev.register_resume_plan([]).skip == {}
 
 
+def test_pending_is_what_the_stage_would_send(tmp_path):
+    """_register_plan.pending (the register_pending lookup; the role skips its module when nothing is left): the
+    devices of the upload files that resume_plan does not skip, by the journal the module reads. The lookup itself
+    runs in the playbook tests (a no-op re-run starts no import; the molecule scenario's upload file without a merge
+    is registered)."""
+    from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _register_plan
+    from winfleet_lab.fixtures_graph import devices, write_csv
+
+    campaign = tmp_path / "campaign"
+    rows = devices(7, 4)
+    serials = [r["serial_number"] for r in rows]
+    (campaign / "upload").mkdir(parents=True)
+    write_csv(campaign / "upload" / "registration.csv", rows[:3])
+    write_csv(campaign / "upload" / "from-the-oem.csv", rows[3:] + rows[:1])  # a file the merge did not write
+    folder = str(campaign)
+    left, problem = _register_plan.pending(folder, [folder + "/upload"])  # no journal yet: every device, once
+    assert problem is None and sorted(left) == sorted(serials)
+    _journal.append(folder, "register", [
+        {"serial": serials[0], "outcome": "changed", "status": REGISTERED},
+        {"serial": serials[1].lower(), "outcome": "failed", "status": OTHER_ORG},  # compared case-insensitively
+        {"serial": serials[2], "outcome": "skipped", "status": PENDING}])         # a killed run's: its verdict is due
+    left, problem = _register_plan.pending(folder, [folder + "/upload"])
+    assert problem is None and sorted(left) == sorted([serials[2], serials[3]])
+    assert sorted(_register_plan.pending(folder, [folder + "/upload"], retry_failed=True,
+                                         exclude_serials=[serials[3]])[0]) == sorted([serials[1], serials[2]])
+    _journal.append(folder, "register", [{"serial": s, "outcome": "ok", "status": ALREADY} for s in serials[2:]])
+    assert _register_plan.pending(folder, [folder + "/upload"]) == ([], None)
+    # an unreadable upload file is a problem for the module to report (the role then runs it), never an error here
+    (campaign / "upload" / "broken.csv").write_text("not,an,upload file\n1,2,3\n")
+    left, problem = _register_plan.pending(folder, [folder + "/upload"])
+    assert left == [] and "broken.csv" in problem
+    assert _register_plan.pending(folder, [folder + "/upload/registration.csv"]) == ([], None)
+
+
 def _res(serial, outcome, failed=False, **kw):
     out = {"serial_number": serial, "outcome": outcome, "failed": failed, "import_id": "winfleet-abc",
            "error_code": None, "request_id": "req-1", "record_id": "rec-" + serial}
