@@ -43,15 +43,10 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot impo
     serial_key,
     summarize,
 )
-from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import (  # noqa: F401 - the stage's API
-    EXCLUDED,
-    REFUSED_BEFORE,
-    REGISTERED_BEFORE,
-    ResumePlan,
-    register_resume_plan,
-)
+from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import ResumePlan, register_resume_plan
 
 WOULD_IMPORT = "Would import"
+
 
 def _detail(res, error_code=True):
     return {"import_id": res.get("import_id"), "error_code": (res.get("error_code") or None) if error_code else None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _merge_stage
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _register_plan as plan_
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _register_stage as ev
 from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot import (
     ALREADY,
@@ -42,21 +43,21 @@ JOURNAL = [
 
 
 def test_resume_plan_skips_done_and_final_refusals():
-    plan = ev.register_resume_plan(JOURNAL)
-    assert plan.skip == {"DONE1": ev.REGISTERED_BEFORE, "DONE2": ev.REGISTERED_BEFORE, "LATER": ev.REGISTERED_BEFORE,
-                         "PF3X-LOWER": ev.REGISTERED_BEFORE, "FOREIGN": ev.REFUSED_BEFORE,
-                         "BADHASH": ev.REFUSED_BEFORE, "NOTFOUND": ev.REFUSED_BEFORE}
+    plan = plan_.register_resume_plan(JOURNAL)
+    assert plan.skip == {"DONE1": plan_.REGISTERED_BEFORE, "DONE2": plan_.REGISTERED_BEFORE, "LATER": plan_.REGISTERED_BEFORE,
+                         "PF3X-LOWER": plan_.REGISTERED_BEFORE, "FOREIGN": plan_.REFUSED_BEFORE,
+                         "BADHASH": plan_.REFUSED_BEFORE, "NOTFOUND": plan_.REFUSED_BEFORE}
     # a passing failure and a device still pending are sent again; the pending ones were this campaign's
     assert plan.submitted_before == {"KILLED", "TIMEDOUT"}
-    assert plan.counts() == {ev.REGISTERED_BEFORE: 4, ev.REFUSED_BEFORE: 3, ev.EXCLUDED: 0}
+    assert plan.counts() == {plan_.REGISTERED_BEFORE: 4, plan_.REFUSED_BEFORE: 3, plan_.EXCLUDED: 0}
 
 
 def test_resume_plan_with_retry_failed_and_exclusions():
-    plan = ev.register_resume_plan(JOURNAL, retry_failed=True, exclude_serials=[" flaky", "DONE1", ""])
+    plan = plan_.register_resume_plan(JOURNAL, retry_failed=True, exclude_serials=[" flaky", "DONE1", ""])
     assert "FOREIGN" not in plan.skip and "BADHASH" not in plan.skip
-    assert plan.skip["FLAKY"] == ev.EXCLUDED and plan.skip["DONE1"] == ev.EXCLUDED
-    assert plan.skip["DONE2"] == ev.REGISTERED_BEFORE
-    assert ev.register_resume_plan([]).skip == {}
+    assert plan.skip["FLAKY"] == plan_.EXCLUDED and plan.skip["DONE1"] == plan_.EXCLUDED
+    assert plan.skip["DONE2"] == plan_.REGISTERED_BEFORE
+    assert plan_.register_resume_plan([]).skip == {}
 
 
 def test_pending_is_what_the_stage_would_send(tmp_path):
@@ -132,7 +133,7 @@ def test_error_code_zero_is_none():
 
 def test_progress_lines():
     looks = [{"t": 0.0, "ready": 0, "pending": 5, "failed": 0}, {"t": 15.2, "ready": 4, "pending": 0, "failed": 1}]
-    lines = ev.progress_lines(looks, {ev.REGISTERED_BEFORE: 3, ev.REFUSED_BEFORE: 0, ev.EXCLUDED: 1},
+    lines = ev.progress_lines(looks, {plan_.REGISTERED_BEFORE: 3, plan_.REFUSED_BEFORE: 0, plan_.EXCLUDED: 1},
                               {REGISTERED: 4, OTHER_ORG: 1})
     assert lines == [
         "Registration, look 1: 0 registered, 5 pending, 0 failed (of 5 submitted)",
