@@ -170,18 +170,18 @@ test: venv link
 	@start=$$(date +%s); \
 	rm -rf $(ARTIFACTS) $(WINFLEET_SECRETS_REGISTRY); mkdir -p $(ARTIFACTS); \
 	export ANSIBLE_LOG_PATH=$(ARTIFACTS)/ansible.log; \
-	( if $(MAKE) --no-print-directory $(SETUP) > $(ARTIFACTS)/setup.log 2>&1; then echo passed; else echo FAILED; fi \
-	  > $(ARTIFACTS)/setup.status ) & setup=$$!; \
-	for suite in ruff units; do \
-	  s0=$$(date +%s); \
-	  $(MAKE) --no-print-directory $$suite 2>&1 | tee $(ARTIFACTS)/$$suite.log; \
-	  echo "make test: $$suite passed in $$(( $$(date +%s) - s0 )) s" | tee -a $(ARTIFACTS)/times.log; \
-	done; \
+	run() { for suite in "$$@"; do \
+	    s0=$$(date +%s); \
+	    $(MAKE) --no-print-directory $$suite 2>&1 | tee $(ARTIFACTS)/$$suite.log; \
+	    echo "make test: $$suite passed in $$(( $$(date +%s) - s0 )) s" | tee -a $(ARTIFACTS)/times.log; \
+	  done; }; \
+	apart() { name=$$1; shift; \
+	  ( if $(MAKE) --no-print-directory "$$@" > $(ARTIFACTS)/$$name.log 2>&1; then echo passed; else echo FAILED; fi \
+	    > $(ARTIFACTS)/$$name.status ) & }; \
+	apart setup $(SETUP); setup=$$!; \
+	run ruff units; \
 	s0=$$(date +%s); pids=""; \
-	for suite in $(STATIC_SUITES); do \
-	  ( if $(MAKE) --no-print-directory $$suite > $(ARTIFACTS)/$$suite.log 2>&1; then echo passed; else echo FAILED; fi \
-	    > $(ARTIFACTS)/$$suite.status ) & pids="$$pids $$!"; \
-	done; \
+	for suite in $(STATIC_SUITES); do apart $$suite $$suite; pids="$$pids $$!"; done; \
 	wait $$pids; failed=""; \
 	for suite in $(STATIC_SUITES); do \
 	  cat $(ARTIFACTS)/$$suite.log; \
@@ -194,11 +194,7 @@ test: venv link
 	  | tee -a $(ARTIFACTS)/times.log; \
 	grep -qx passed $(ARTIFACTS)/setup.status || failed="$$failed set-up"; \
 	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed"; exit 1; fi; \
-	for suite in integration reliability cores; do \
-	  s0=$$(date +%s); \
-	  $(MAKE) --no-print-directory $$suite 2>&1 | tee $(ARTIFACTS)/$$suite.log; \
-	  echo "make test: $$suite passed in $$(( $$(date +%s) - s0 )) s" | tee -a $(ARTIFACTS)/times.log; \
-	done; \
+	run integration reliability cores; \
 	$(MAKE) --no-print-directory secretscan; \
 	echo "make test: all suites passed in $$(( $$(date +%s) - start )) s"
 

@@ -30,3 +30,20 @@ class InputError(WinfleetError):
 
 class OutputError(WinfleetError):
     """The result could not be written (permissions, disk full, ...). Nothing was half-written."""
+
+
+def causes(exc, links=("__cause__", "__context__"), args=False):
+    """``exc`` and every exception it leads to, each once, depth first: through the attributes ``links`` (a
+    library's own ``reason`` or ``base_error`` besides Python's chaining) and, with ``args``, the exceptions among its
+    ``args``. What the WinRM and Kerberos clients search for the words that classify a failure."""
+    seen = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        stack.extend(getattr(e, attr, None) for attr in links)
+        if args:
+            stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))

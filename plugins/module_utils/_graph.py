@@ -59,6 +59,17 @@ except ImportError:  # pragma: no cover - exercised by the sanity import test
 DEFAULT_GRAPH_URL = "https://graph.microsoft.com"
 DEFAULT_AUTHORITY_URL = "https://login.microsoftonline.com"
 USER_AGENT = "winfleet.autopilot (Ansible collection)"
+# The application permissions (app roles) the collection's Graph calls need, named once.
+SVC_READ = "DeviceManagementServiceConfig.Read.All"
+SVC_WRITE = "DeviceManagementServiceConfig.ReadWrite.All"
+MD_READ = "DeviceManagementManagedDevices.Read.All"
+MD_WRITE = "DeviceManagementManagedDevices.ReadWrite.All"
+DEV_READ = "Device.Read.All"
+DEV_WRITE = "Device.ReadWrite.All"
+USER_READ = "User.Read.All"
+LIC_READ = "LicenseAssignment.Read.All"
+GROUP_READ = "Group.Read.All"
+MEMBER_WRITE = "GroupMember.ReadWrite.All"
 
 # Shared by every module that talks to Graph; documented in doc_fragments/graph.py.
 GRAPH_ARGSPEC = dict(

@@ -44,7 +44,12 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot impo
     find_registered,
 )
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
-from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
+from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (  # the permissions: the modules' API too
+    DEV_READ,
+    DEV_WRITE,
+    MD_READ,
+    MD_WRITE,
+    SVC_READ,
     GraphError,
     GraphPermissionError,
     unwrap_error,
@@ -53,11 +58,6 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
 MANAGED = "/deviceManagement/managedDevices"
 DEVICES = "/devices"
 
-MD_READ = "DeviceManagementManagedDevices.Read.All"
-MD_WRITE = "DeviceManagementManagedDevices.ReadWrite.All"
-SVC_READ = "DeviceManagementServiceConfig.Read.All"
-DEV_READ = "Device.Read.All"
-DEV_WRITE = "Device.ReadWrite.All"
 
 JOIN_TYPES = {"azuread": "Entra joined", "serverad": "Hybrid joined", "workplace": "Entra registered"}
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")

@@ -25,6 +25,8 @@ from __future__ import annotations
 import hashlib
 import threading
 
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import causes
+
 # kind -> (the short words of a report, the explanation and what to do)
 KINDS = {
     "clock_skew": ("Clock skew", "the clocks of this controller and the domain (its domain controllers, or the "
@@ -174,16 +176,7 @@ def client_context(username, password, hostname, service, protocol="kerberos", c
 
 
 def _texts(exc):
-    seen = set()
-    stack = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield str(e)
-        for attr in ("base_error", "__cause__", "__context__"):
-            stack.append(getattr(e, attr, None))
+    return [str(e) for e in causes(exc, links=("base_error", "__cause__", "__context__"))]
 
 
 def kind_of(exc):

@@ -34,22 +34,21 @@ import json
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _group_members, _names, _profiles
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
+    DEV_READ,
+    DEV_WRITE,
+    GROUP_READ,
+    LIC_READ,
+    MD_READ,
+    MD_WRITE,
+    MEMBER_WRITE,
+    SVC_READ,
+    SVC_WRITE,
+    USER_READ,
     GraphAuthError,
     GraphError,
     GraphPermissionError,
 )
 from ansible_collections.winfleet.autopilot.plugins.module_utils._licence import KNOWN_PLANS
-
-SVC_READ = "DeviceManagementServiceConfig.Read.All"
-SVC_WRITE = "DeviceManagementServiceConfig.ReadWrite.All"
-MD_READ = "DeviceManagementManagedDevices.Read.All"
-MD_WRITE = "DeviceManagementManagedDevices.ReadWrite.All"
-DEV_READ = "Device.Read.All"
-DEV_WRITE = "Device.ReadWrite.All"
-USER_READ = "User.Read.All"
-LIC_READ = "LicenseAssignment.Read.All"
-GROUP_READ = "Group.Read.All"
-MEMBER_WRITE = "GroupMember.ReadWrite.All"
 
 # A held permission includes these (Microsoft's permission reference: a ReadWrite permission is a superset of its
 # Read one; Directory.Read.All reads users, groups, devices and the organization).

@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _kerberos
-from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError, causes
 from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman_http import (
     DOMAIN_DEVICE_REJECTED,
     KerberosFailure,
@@ -613,16 +613,7 @@ def _root_cause(exc):
 
 
 def _chain(exc):
-    seen = set()
-    stack = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield e
-        stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
-        stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
+    return causes(exc, links=("__cause__", "__context__", "reason"), args=True)
 
 
 def _is_refused(exc):
