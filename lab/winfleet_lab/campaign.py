@@ -226,9 +226,13 @@ class Campaign:
                             env=env)
 
     def popen(self, log, threshold=30, extra=None):
-        """The playbook in its own session, its output to the open file ``log`` (the crash tests kill it)."""
-        return subprocess.Popen(self.command(threshold, extra), cwd=str(ROOT), env=ansible_env(), stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        """The playbook in its own session, its output to the open file ``log`` (the crash tests kill it). Its
+        temporary files go to the campaign's work folder: a module process killed mid-run leaves its AnsiballZ
+        payload folder behind (stock Ansible), and it must not pile up in the machine's /tmp."""
+        tmp = self.workdir / "tmp"
+        tmp.mkdir(mode=0o700, exist_ok=True)
+        return subprocess.Popen(self.command(threshold, extra), cwd=str(ROOT), env=ansible_env(TMPDIR=tmp),
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def events(self):
         if not self.journal.exists():
