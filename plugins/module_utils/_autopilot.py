@@ -604,8 +604,9 @@ def device_view(dev, status):
     }
 
 
-def device_info(client, serials=None, include_import_state=True, inactive_days=7, now=None):
-    """Devices by serial (exact match on the client side), or every device when ``serials`` is None."""
+def device_info(client, serials=None, include_import_state=True, inactive_days=7, now=None, found=None):
+    """Devices by serial (exact match on the client side), or every device when ``serials`` is None. ``found``: the
+    devices of ``serials`` as ``find_registered`` returns them, when the caller has read them."""
     if serials is None:
         found = {}
         for dev in client.paged(AUTOPILOT):
@@ -618,7 +619,7 @@ def device_info(client, serials=None, include_import_state=True, inactive_days=7
             if s.strip() and s.strip().upper() not in seen:
                 seen.add(s.strip().upper())
                 order.append(s.strip())
-        found = find_registered(client, order)
+        found = dict(found) if found is not None else find_registered(client, order)
     imports = {}
     missing = [s for s in order if s.upper() not in found]
     if include_import_state and missing:

@@ -441,12 +441,20 @@ def _eq_url(path, field, value):
     return "%s?$filter=%s" % (path, _quote_filter("%s eq '%s'" % (field, _odata(value))))
 
 
-def _entra_by_serials(client, serials):
+def _managed_by_serials(client, serials):
+    """Per serial number (in order), the raw Intune managed devices the service lists for it (one ``$batch`` step)."""
+    return _batch_get(client, [_eq_url(MANAGED, "serialNumber", s) for s in serials])
+
+
+def _entra_by_serials(client, serials, aps=None, mds=None):
     """Per serial number (in order), the raw Entra objects of the device: those whose deviceId an Autopilot record or
     Intune managed device of that serial names, or whose ZTDID is the Autopilot record's. Three ``$batch`` steps for
-    any number of serials: the Autopilot records, the Intune devices, the candidate objects."""
-    aps = find_registered(client, serials) if serials else {}
-    mds = _batch_get(client, [_eq_url(MANAGED, "serialNumber", s) for s in serials])
+    any number of serials: the Autopilot records, the Intune devices, the candidate objects; ``aps`` (as
+    ``find_registered`` returns them) and ``mds`` (as ``_managed_by_serials``) when the caller has read them."""
+    if aps is None:
+        aps = find_registered(client, serials) if serials else {}
+    if mds is None:
+        mds = _managed_by_serials(client, serials)
     plans, urls = [], []
     for serial, items in zip(serials, mds, strict=True):
         ap = aps.get(serial.upper())
@@ -568,14 +576,15 @@ def _values(option, values):
     return out
 
 
-def intune_info_many(client, serials):
+def intune_info_many(client, serials, mds=None):
     """``intune_info`` for every serial number of a fleet, in ``$batch`` requests of 20 instead of one request per
     device (a fleet's look-up in a few requests, and a throttled one waits once per batch). Records found by several
-    serials are returned once."""
+    serials are returned once. ``mds``: the raw devices per distinct serial, when the caller has read them."""
     order = _values("serial_number", serials)
-    urls = [_eq_url(MANAGED, "serialNumber", s) for s in order]
+    if mds is None:
+        mds = _managed_by_serials(client, order)
     out, seen = [], set()
-    for serial, items in zip(order, _batch_get(client, urls), strict=True):
+    for serial, items in zip(order, mds, strict=True):
         found = {m["id"]: m for m in items or [] if norm_serial(m.get("serialNumber")) == norm_serial(serial)}
         for view in sorted((intune_view(m) for m in found.values()), key=lambda v: ((v["name"] or "").lower(), v["id"])):
             if view["id"] not in seen:
@@ -584,12 +593,13 @@ def intune_info_many(client, serials):
     return out
 
 
-def entra_info_many(client, serials=(), names=()):
+def entra_info_many(client, serials=(), names=(), aps=None, mds=None):
     """``entra_info`` for every serial number and computer name of a fleet in bulk: the Autopilot records and Intune
-    devices of every serial, then every candidate Entra object, then every object's owner, each step in ``$batch``
-    requests. Same records, guards and order as one ``entra_info`` per value (records found twice are kept once)."""
+    devices of every serial (``aps``, ``mds``: already read by the caller), then every candidate Entra object, then
+    every object's owner, each step in ``$batch`` requests. Same records, guards and order as one ``entra_info`` per
+    value (records found twice are kept once)."""
     serials, names = _values("serial_number", serials), _values("name", names)
-    per_value = list(zip(serials, _entra_by_serials(client, serials), strict=True))
+    per_value = list(zip(serials, _entra_by_serials(client, serials, aps=aps, mds=mds), strict=True))
     for name, items in zip(names, _batch_get(client, [_eq_url(DEVICES, "displayName", n) for n in names]), strict=True):
         per_value.append((None, [o for o in items or [] if (o.get("displayName") or "").lower() == name.lower()]))
     objects, guards, seen = [], [], set()
@@ -610,16 +620,19 @@ def records_many(client, serials=(), names=(), services=RECORD_SERVICES):
     """A fleet's records in the services of ``services`` (Intune, Windows Autopilot, Microsoft Entra ID), with one
     client and one token: ``{service: [views]}``, each list what the service's own ``*_info`` module returns for
     the same serial numbers (and, for Entra, ``names``): ``intune_info_many``, the Autopilot ``device_info``
-    (without import state) and ``entra_info_many``."""
+    (without import state) and ``entra_info_many``. The Autopilot records and Intune devices are read once: the
+    Entra look-up starts from the same raw records."""
     serials = _values("serial_number", serials)
     out = {}
+    aps = find_registered(client, serials) if serials and {"autopilot", "entra"} & set(services) else {}
+    mds = _managed_by_serials(client, serials) if {"intune", "entra"} & set(services) else None
     if "intune" in services:
-        out["intune"] = intune_info_many(client, serials)
+        out["intune"] = intune_info_many(client, serials, mds=mds)
     if "autopilot" in services:
-        found = device_info(client, serials, include_import_state=False) if serials else []
+        found = device_info(client, serials, include_import_state=False, found=aps) if serials else []
         out["autopilot"] = [dev for dev in found if dev.get("id")]
     if "entra" in services:
-        out["entra"] = entra_info_many(client, serials, names)
+        out["entra"] = entra_info_many(client, serials, names, aps=aps, mds=mds)
     return out
 
 

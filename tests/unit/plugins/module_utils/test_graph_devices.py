@@ -308,5 +308,11 @@ def test_fleet_lookups_in_bulk_find_what_one_lookup_per_device_finds(lab):
     assert sorted(r["serial_number"] for r in records["autopilot"]) == sorted(
         r["serial_number"] for r in device_info(one_by_one, serials, include_import_state=False) if r["id"])
     assert len(records["autopilot"]) == 4 and together.stats["token_requests"] == 1
+    # ... and reads each serial's Autopilot record and Intune devices once: the Entra look-up starts from them
+    apart = _client(lab)
+    gd.intune_info_many(apart, serials)
+    device_info(apart, serials, include_import_state=False)
+    gd.entra_info_many(apart, serials, names)
+    assert together.stats["batched_calls"] == apart.stats["batched_calls"] - 2 * len(serials)
     assert gd.records_many(together, serials, services=["intune"]) == {"intune": expected_intune}
     assert gd.records_many(together, []) == {"intune": [], "autopilot": [], "entra": []}
