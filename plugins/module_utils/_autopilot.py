@@ -28,8 +28,6 @@ import time
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _echo
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphError
-from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import decode
-from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import read_upload_files
 from ansible_collections.winfleet.autopilot.plugins.module_utils._statuses import (
     ACTIVE,
     ALREADY,
@@ -81,13 +79,19 @@ _TOKEN = re.compile(r"[^\s\-]+")
 
 
 def read_registration_csv(path):
-    """Rows of one registration CSV as device dicts (see ``read_upload_files``)."""
+    """Rows of one registration CSV as device dicts (see ``_register_plan.read_upload_files``)."""
+    # Imported here, like the hash decoder in prepare(): the look-up and deliver modules use this file without them,
+    # and each module process compiles what it imports from the AnsiballZ zip.
+    from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import read_upload_files
+
     return read_upload_files([path])[0]
 
 
 def prepare(devices, group_tag=None, assigned_user=None):
     """Validate and de-duplicate input. Returns (entries, warnings). Hashes are checked locally for a
     warning only: the service's verdict is what counts."""
+    from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import decode
+
     entries = []
     warnings = []
     by_serial = {}

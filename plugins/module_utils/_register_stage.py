@@ -39,11 +39,14 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot impo
     REGISTERED,
     Registrar,
     prepare,
-    read_upload_files,
     serial_key,
     summarize,
 )
-from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import ResumePlan, register_resume_plan
+from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import (
+    ResumePlan,
+    read_upload_files,
+    register_resume_plan,
+)
 
 WOULD_IMPORT = "Would import"
 

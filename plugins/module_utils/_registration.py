@@ -11,7 +11,7 @@ Data flow: ``_csvsource`` yields rows (file, line, canonical keys) ->
 ``check_row`` validates each with the hash decoder and the portal's rules ->
 ``merge`` de-duplicates by device identity (serial + SMBIOS UUID + EkPubHash)
 and sets aside conflicts -> ``render`` produces the exact bytes of
-each batch file -> ``write_atomic`` replaces only files whose bytes change.
+each batch file -> ``_files.write_atomic`` replaces only files whose bytes change.
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ import datetime
 import gc
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _corpid, _echo, _hwhash
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
-from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, OutputError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
 
 FORMATS = {
     "autopilot": ("Device Serial Number", "Windows Product ID", "Hardware Hash", "Group Tag", "Assigned User"),
@@ -641,36 +640,6 @@ def plan(rendered, previous, fmt=None):
     order = {path: i for i, path in enumerate(rendered)}
     to_write.sort(key=order.__getitem__)
     return to_write, to_remove, before
-
-
-def write_atomic(rendered, to_write, to_remove, mode=0o600):
-    """Write each file to a temp file in its folder, then rename it into place."""
-    temps = []
-    try:
-        for path in to_write:
-            folder = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(folder):
-                raise OutputError("cannot write %s: folder %s does not exist" % (path, folder))
-            fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=folder)
-            temps.append((tmp, path))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(rendered[path])
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, mode)
-        for tmp, path in temps:
-            os.replace(tmp, path)
-        temps = []
-        for path in to_remove:
-            os.unlink(path)
-    except OSError as exc:
-        raise OutputError("cannot write %s: %s" % (getattr(exc, "filename", None) or "output", exc.strerror or exc))
-    finally:
-        for tmp, _path in temps:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
 
 
 def validate_options(opts):

@@ -28,7 +28,7 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, OutputError
-from ansible_collections.winfleet.autopilot.plugins.module_utils._registration import write_atomic
+from ansible_collections.winfleet.autopilot.plugins.module_utils._files import write_atomic
 
 FORMATS = ("csv", "json", "html", "junit")
 FILE_NAMES = {"csv": "report.csv", "json": "report.json", "html": "report.html", "junit": "junit.xml"}

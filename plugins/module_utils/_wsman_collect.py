@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _echo
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, OutputError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._files import write_atomic
 from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import decode
 from ansible_collections.winfleet.autopilot.plugins.module_utils._registration import ASCII_RULE
 from ansible_collections.winfleet.autopilot.plugins.module_utils._wsman import (
@@ -159,15 +159,7 @@ def write_csv(directory, filename, data, check_mode=False):
         return True, path
     try:
         os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".%s." % filename, dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
     except OSError as exc:
         raise OutputError("cannot write %s: %s" % (path, exc))
+    write_atomic({path: data}, [path], [], mode=0o644, fsync=False)
     return True, path

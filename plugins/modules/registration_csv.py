@@ -392,6 +392,7 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsour
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal, _merge_stage
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _registration as reg
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import WinfleetError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._files import write_atomic
 
 
 def argument_spec():
@@ -501,7 +502,7 @@ def run(module):
             mode = int(mode, 8)
         if params["journal"]:
             _journal.ensure_dir(os.path.dirname(os.path.abspath(dest)))  # the campaign's upload folder, mode 0700
-        reg.write_atomic(rendered, to_write, to_remove, mode=mode)
+        write_atomic(rendered, to_write, to_remove, mode=mode)
         out["written"] = to_write
         out["removed"] = to_remove
     if params["journal"]:

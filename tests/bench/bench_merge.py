@@ -79,6 +79,7 @@ def measure_floor(count):
 
 def measure_merge(count):
     from ansible_collections.winfleet.autopilot.plugins.module_utils import _registration as reg
+    from ansible_collections.winfleet.autopilot.plugins.module_utils._files import write_atomic
 
     out = ROOT / ".build" / "bench" / "merge-out"
     shutil.rmtree(out, ignore_errors=True)
@@ -88,7 +89,7 @@ def measure_merge(count):
     merged = reg.merge(result)
     rendered = reg.render(merged, str(out / "registration.csv"), "autopilot", 500)
     to_write, to_remove, _before = reg.plan(rendered, reg.existing_outputs(str(out / "registration.csv")))
-    reg.write_atomic(rendered, to_write, to_remove)
+    write_atomic(rendered, to_write, to_remove)
     seconds = time.perf_counter() - started
     assert not result.rejected, result.rejected[:3]
     return {"seconds": seconds, "rows": result.rows_read, "devices": len(merged), "files_written": len(to_write)}

@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _autopilot as ap
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import read_upload_files
 from winfleet_lab.fixtures_graph import devices, write_csv
 
 
@@ -43,12 +44,12 @@ def test_upload_files_from_folders_and_globs_in_any_encoding(tmp_path):
     text = pathlib.Path(second).read_bytes().decode("ascii").replace("\r\n", "\n")
     (folder / "registration-002.csv").write_bytes(b"\xff\xfe" + text.encode("utf-16-le"))
     (folder / "notes.txt").write_text("not an upload file")
-    out, sources = ap.read_upload_files([str(folder)])
+    out, sources = read_upload_files([str(folder)])
     assert [d["serial_number"] for d in out] == [r["serial_number"] for r in rows]
     assert [s["dialect"] for s in sources] == ["autopilot-4", "autopilot-3"]
     assert out[2]["file"].endswith("registration-002.csv") and out[2]["line"] == 2
     assert out[0]["group_tag"] is None and out[2]["group_tag"] is None
-    again, _sources = ap.read_upload_files([str(folder / "registration-*.csv")])
+    again, _sources = read_upload_files([str(folder / "registration-*.csv")])
     assert again == out
 
 
@@ -58,14 +59,14 @@ def test_upload_files_from_folders_and_globs_in_any_encoding(tmp_path):
 ])
 def test_an_upload_path_that_matches_nothing_fails(tmp_path, what, message):
     with pytest.raises(InputError, match=message):
-        ap.read_upload_files([str(tmp_path / what)])
+        read_upload_files([str(tmp_path / what)])
 
 
 def test_a_row_longer_than_the_header_names_its_line(tmp_path):
     p = tmp_path / "long.csv"
     p.write_bytes(b"Device Serial Number,Windows Product ID,Hardware Hash\r\nA,,B\r\nC,,D,extra\r\n")
     with pytest.raises(InputError, match=r"long\.csv line 3: more columns than the header's 3"):
-        ap.read_upload_files([str(p)])
+        read_upload_files([str(p)])
 
 
 def test_prepare_dedupes_pads_and_keeps_the_service_in_charge():

@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _autopilot as ap
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _journal
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphClient, GraphResponse
+from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import read_upload_files
 from ansible_collections.winfleet.autopilot.plugins.module_utils._register_stage import register
 from winfleet_lab import fixtures_graph
 from winfleet_lab.fixtures_graph import devices, write_csv
@@ -108,7 +109,7 @@ def test_killed_before_the_pending_events_then_resumed(graph_lab, fleet, monkeyp
     # the import was sent (and taken), the run died before it journaled anything: the re-run adopts the records
     rows, campaign, paths = fleet
     monkeypatch.setattr(graph_lab.service.cfg, "processing_delay", 1e6)
-    devs, _sources = ap.read_upload_files(paths)
+    devs, _sources = read_upload_files(paths)
     entries, _warnings = ap.prepare(devs)
     ap.Registrar(_client(graph_lab), wait=False, delete_import_records=False).run(entries)
     assert not (campaign / "journal.jsonl").exists()

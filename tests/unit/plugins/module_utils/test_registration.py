@@ -10,6 +10,7 @@ import pytest
 
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _registration as reg
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, OutputError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._files import write_atomic
 from winfleet_lab import hashgen, samplefleet
 
 NOW = datetime.datetime(2026, 11, 21, tzinfo=datetime.UTC)
@@ -172,21 +173,21 @@ def test_batches_and_idempotent_plan(tmp_path, devs):
     assert out[list(out)[1]].count(b"\r\n") == 3  # header + 2 devices
     to_write, to_remove, before = reg.plan(out, reg.existing_outputs(dest))
     assert to_write == list(out) and to_remove == [] and before == []
-    reg.write_atomic(out, to_write, to_remove)
+    write_atomic(out, to_write, to_remove)
     assert oct(os.stat(list(out)[0]).st_mode & 0o777) == "0o600"
     assert reg.plan(out, reg.existing_outputs(dest)) == ([], [], sorted(d.serial for d in devs))
     # Fewer devices: one file, the numbered batches go.
     single = reg.render(merged[:2], dest, "autopilot", 4)
     to_write, to_remove, _before = reg.plan(single, reg.existing_outputs(dest))
     assert to_write == [dest] and sorted(to_remove) == sorted(out)
-    reg.write_atomic(single, to_write, to_remove)
+    write_atomic(single, to_write, to_remove)
     assert sorted(os.listdir(tmp_path / "out")) == ["reg.csv"]
 
 
 def test_write_failure_leaves_nothing_behind(tmp_path):
     dest = str(tmp_path / "missing" / "reg.csv")
     with pytest.raises(OutputError, match="does not exist"):
-        reg.write_atomic({dest: b"x"}, [dest], [])
+        write_atomic({dest: b"x"}, [dest], [])
     ro = tmp_path / "ro"
     ro.mkdir()
     (ro / "reg.csv").write_bytes(b"old")
@@ -195,7 +196,7 @@ def test_write_failure_leaves_nothing_behind(tmp_path):
         if os.access(ro, os.W_OK):
             pytest.skip("running as a user who can write anywhere (root)")
         with pytest.raises(OutputError):
-            reg.write_atomic({str(ro / "reg.csv"): b"new"}, [str(ro / "reg.csv")], [])
+            write_atomic({str(ro / "reg.csv"): b"new"}, [str(ro / "reg.csv")], [])
         assert (ro / "reg.csv").read_bytes() == b"old"
     finally:
         os.chmod(ro, 0o700)
