@@ -64,9 +64,11 @@ def run_playbook(playbook, workdir, extravars, env=None, check=False, diff=False
         cmd.append("--check")
     if diff:
         cmd.append("--diff")
-    if popen:
-        return subprocess.Popen(cmd, env=playbook_env(env), cwd=str(workdir), stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    if popen:  # a run the caller may kill: a killed module leaves its AnsiballZ folder in TMPDIR (stock ansible)
+        tmp = workdir / "tmp"
+        tmp.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return subprocess.Popen(cmd, env=playbook_env(dict(env or {}, TMPDIR=tmp)), cwd=str(workdir),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     return subprocess.run(cmd, env=playbook_env(env), cwd=str(workdir), capture_output=True, text=True, timeout=300,
                           check=False)
 
