@@ -27,6 +27,11 @@ from __future__ import annotations
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _echo, _hwhash
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._statuses import (
+    CORPID_REFUSED,
+    CORPID_REGISTERED,
+    serial_key,
+)
 
 IDENTITIES = "/deviceManagement/importedDeviceIdentities"
 TYPE = "manufacturerModelSerial"
@@ -388,6 +393,38 @@ def run(client, identifiers, state, check_mode, description=None):
                     res.update(id=rec["id"], failed=True, status="Removal failed", msg=why)
         results.append(res)
     return results, existing
+
+
+def _period_key(serial):
+    """How an identifier's serial number meets the campaign's: the portal refuses periods, the merge removed them."""
+    return serial_key(serial).replace(".", "")
+
+
+def events(results, devices=None):
+    """The register-stage journal events of a ``run`` with ``state=present`` (see the module's ``journal``): one per
+    identifier the service has (``Corporate identifier registered``; V(changed) when this run added it, V(ok) when
+    it was there) or refused (``Corporate identifier refused``, V(failed), the cause in ``detail``). ``devices`` are
+    the campaign's latest events (``_journal.latest``): an event names the device's serial number as the campaign
+    knows it (the identifier's may have lost its periods), and a device already journaled with this identity gets no
+    new event. Check-mode results (``To be registered``) give none."""
+    known = {}
+    for serial in devices or {}:
+        known.setdefault(_period_key(serial), serial)
+    out = []
+    for res in results:
+        serial = known.get(_period_key(res["serial_number"]), res["serial_number"])
+        if res["status"] in ("Registered", "Already registered"):
+            current = ((devices or {}).get(serial) or {}).get("register") or {}
+            if (res["status"] == "Already registered" and current.get("status") == CORPID_REGISTERED
+                    and current.get("outcome") in ("ok", "changed")
+                    and (current.get("detail") or {}).get("identity_id") == res["id"]):
+                continue
+            out.append({"serial": serial, "outcome": "changed" if res["status"] == "Registered" else "ok",
+                        "status": CORPID_REGISTERED, "detail": {"identity_id": res["id"]}})
+        elif res.get("failed"):
+            out.append({"serial": serial, "outcome": "failed", "status": CORPID_REFUSED,
+                        "detail": {"identity_id": None, "cause": res.get("msg") or res["status"]}})
+    return out
 
 
 def check_api_version(params):

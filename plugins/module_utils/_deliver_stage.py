@@ -53,6 +53,7 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot_devi
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphError, GraphPermissionError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._licence import check_users
+from ansible_collections.winfleet.autopilot.plugins.module_utils._statuses import CORPID_STATUSES
 
 NOT_FOUND = "Device not found"
 UPDATE_FAILED = "Update failed"
@@ -72,6 +73,14 @@ def _by_device(mapping, serial, host):
     if value is None and host:
         value = exact.get(host, folded.get(_key(host)))
     return value
+
+
+def registered(summary):
+    """The serials the deliver stage works on: registered in Windows Autopilot as the journal ``summary`` shows it
+    (``_journal.summarise``). Devices registered by corporate identifier are not Autopilot devices: left alone."""
+    devices = summary.get("devices") or {}
+    return [s for s in (summary.get("done") or {}).get("register") or []
+            if (((devices.get(s) or {}).get("register") or {}).get("status")) not in CORPID_STATUSES]
 
 
 def wanted(journal=None, serials=None, assigned_users=None, group_tags=None):
@@ -316,7 +325,7 @@ def deliver(client, journal, run=None, group_tag="", assigned_users=None, requir
     found = _journal.read(journal)
     out.warnings.extend(found.warnings)
     summary = _journal.summarise(found.events)
-    serials = list((summary.get("done") or {}).get("register") or [])
+    serials = registered(summary)
     if not serials:
         return out
     before = device_info(client, serials)

@@ -15,7 +15,12 @@ from __future__ import annotations
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource, _echo, _journal
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._journal import DONE_OUTCOMES, latest
-from ansible_collections.winfleet.autopilot.plugins.module_utils._statuses import FINAL_REFUSALS, PENDING, serial_key
+from ansible_collections.winfleet.autopilot.plugins.module_utils._statuses import (
+    CORPID_STATUSES,
+    FINAL_REFUSALS,
+    PENDING,
+    serial_key,
+)
 
 CSV_HEADER = ["Device Serial Number", "Windows Product ID", "Hardware Hash"]
 CSV_OPTIONAL = ["Group Tag", "Assigned User"]
@@ -103,7 +108,7 @@ def resume_plan(devices, retry_failed=False, exclude_serials=()):
     before = set()
     for serial, stages in (devices or {}).items():
         event = stages.get("register")
-        if event is None:
+        if event is None or event.get("status") in CORPID_STATUSES:  # registered by identifier: no hash import yet
             continue
         key = serial_key(serial)
         if event.get("outcome") in DONE_OUTCOMES:

@@ -32,6 +32,13 @@ INACTIVE = "Inactive"
 # Refusals a retry cannot change: the register stage does not send these devices again unless asked to.
 FINAL_REFUSALS = (OTHER_ORG, BAD_HASH, NOT_FOUND)
 
+# A fleet registered by corporate identifier (manufacturer, model, serial number; no hardware hash): the register
+# stage journals these instead. Such a device is not a Windows Autopilot device - it becomes corporate-owned when it
+# enrolls -, so the deliver stage leaves it alone and a later hash import still sends it.
+CORPID_REGISTERED = "Corporate identifier registered"
+CORPID_REFUSED = "Corporate identifier refused"
+CORPID_STATUSES = (CORPID_REGISTERED, CORPID_REFUSED)
+
 
 def serial_key(serial):
     """How two serial numbers are compared: trimmed, case-insensitive. Import records are matched to devices by this

@@ -83,6 +83,20 @@ options:
     description:
       - Description stored with each identifier added.
     type: str
+  journal:
+    description:
+      - With O(state=present), the campaign folder whose journal (V(<journal>/journal.jsonl)) gets one event per
+        device (stage C(register); see the collection's docs/report.md) - C(Corporate identifier registered)
+        (V(changed) when this run added the identifier, V(ok) when the service had it; C(detail.identity_id)) or
+        C(Corporate identifier refused) (V(failed), the cause in C(detail.cause)). An event names the device's
+        serial number as the journal knows it (the identifier's may have lost its periods); a device journaled
+        already with the same identity gets no new event. Check mode writes nothing.
+      - The campaign's deliver stage leaves these devices alone (they are not Windows Autopilot devices), and a
+        later hash import (M(winfleet.autopilot.autopilot_import)) still sends them.
+    type: path
+  run:
+    description: Identifier of this run, recorded with every journal event (with O(journal)).
+    type: str
 notes:
   - Corporate identifiers exist only in the Graph beta API; O(api_version=v1.0) is refused.
   - The service's answer for each identifier is paired with its device by the identifier itself, never by position.
@@ -111,6 +125,13 @@ EXAMPLES = r"""
   winfleet.autopilot.corporate_identifier:
     path:
       - "{{ campaign_dir }}/corporate-identifiers"
+
+- name: Register a campaign's identifiers and journal each device's outcome
+  winfleet.autopilot.corporate_identifier:
+    path:
+      - "{{ campaign_dir }}/corporate-identifiers"
+    journal: "{{ campaign_dir }}"
+    run: "{{ campaign_run_id }}"
 
 - name: Remove retired devices' identifiers
   winfleet.autopilot.corporate_identifier:
@@ -180,6 +201,11 @@ cleaned:
     - field: manufacturer
       value: Dell Inc.
       written: Dell Inc
+journal_appended:
+  description: Events appended to the journal (with O(journal); in check mode, the events that would be).
+  returned: always
+  type: int
+  sample: 12
 errors:
   description: The devices refused before anything was sent (C(source), C(reason)); the task failed.
   returned: on failure
@@ -189,7 +215,7 @@ errors:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.winfleet.autopilot.plugins.module_utils import _corpid
+from ansible_collections.winfleet.autopilot.plugins.module_utils import _corpid, _journal
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import (
     GraphPermissionError,
@@ -209,6 +235,8 @@ def main():
         state=dict(type="str", choices=["present", "absent"], default="present"),
         strip_periods=dict(type="bool", default=True),
         description=dict(type="str"),
+        journal=dict(type="path"),
+        run=dict(type="str"),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_one_of=[("devices", "path")],
@@ -219,6 +247,8 @@ def main():
         identifiers, duplicates, cleaned = _corpid.collect(p["devices"], p["path"], p["strip_periods"])
         if not identifiers:
             raise InputError("no device given: devices is empty and the identifier files hold no line")
+        if p["journal"] and p["state"] != "present":
+            raise InputError("journal goes with state=present: removing identifiers journals nothing")
         client = client_from_module(module)
         try:
             results, existing = _corpid.run(client, identifiers, p["state"], module.check_mode, p["description"])
@@ -228,7 +258,14 @@ def main():
             exc.details["required_permissions"] = [PERMISSION]
             raise
         result = {"changed": any(r["changed"] for r in results), "results": results, "duplicates": duplicates,
-                  "cleaned": cleaned}
+                  "cleaned": cleaned, "journal_appended": 0}
+        if p["journal"]:
+            current = _journal.latest(_journal.read(p["journal"]).events)
+            new, warned = _journal.append(p["journal"], "register", _corpid.events(results, current), run=p["run"],
+                                          check_mode=module.check_mode)
+            result["journal_appended"] = len(new)
+            for text in warned:
+                module.warn(text)
         if module._diff:
             before = sorted(existing)
             if p["state"] == "present":

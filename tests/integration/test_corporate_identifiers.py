@@ -7,6 +7,7 @@ fails before anything is sent, the info module finds them, and absent removes th
 
 from __future__ import annotations
 
+import json
 import pathlib
 
 import pytest
@@ -115,3 +116,35 @@ def test_corporate_identifiers_end_to_end(lab, tmp_path):
         ("manufacturerModelSerial", "windows", "notContacted")}
     assert {s["description"] for s in stored} == {"lab fleet"}
     assert schema_errors == []
+
+
+def test_a_fleet_registered_by_identifier_journals_each_device(tmp_path):
+    """playbooks/refresh.yml with fleet_registration_method=corporate_identifier: each device's register event is
+    "Corporate identifier registered" with its identity, the deliver stage leaves the devices alone (they are not
+    Autopilot devices), the report shows the state, and a re-run adds nothing to the journal."""
+    from winfleet_lab.campaign import Campaign
+
+    fleet = {"fleet_registration_method": "corporate_identifier", "fleet_cleanup_enabled": False,
+             "fleet_assigned_users": {}, "fleet_poll_interval": 1, "fleet_wait_timeout": 60}
+    camp = Campaign(tmp_path, "127.0.65.1", count=3, seed=1665, overrides=fleet).start()
+    try:
+        rc, _data, out, err = camp.run(threshold=0)
+        assert rc == 0, out[-3000:] + err[-2000:]
+        latest = camp.latest()
+        identities = {i["importedDeviceIdentifier"].rsplit(",", 1)[1]: i for i in camp.labs.graph.service.identities()}
+        assert len(latest) == 3 and len(identities) == 3
+        for serial, stages in latest.items():
+            reg = stages["register"]
+            assert (reg["outcome"], reg["status"]) == ("changed", "Corporate identifier registered"), reg
+            assert reg["detail"]["identity_id"] == identities[serial]["id"]
+            assert "deliver" not in stages  # not an Autopilot device: nothing to deliver, nothing "not found"
+        assert camp.labs.graph_stats()["created_by_serial"] == {}  # no hash import
+        report = json.loads((camp.dir / "report" / "report.json").read_text())
+        assert report["summary"]["by_status"] == {"Corporate identifier registered": 3}
+        assert report["summary"]["failed"] == 0
+        lines = len(camp.events())
+        rc, _data, out, err = camp.run(threshold=0)
+        assert rc == 0, out[-3000:] + err[-2000:]
+        assert len(camp.events()) == lines  # the identities are there and journaled: nothing new
+    finally:
+        camp.stop()

@@ -224,3 +224,25 @@ def test_merge_refuses_more_than_5000_per_file():
     with pytest.raises(InputError, match="5000 lines"):
         reg.validate_options(reg.default_options(format=reg.CORP, batch_size=5001))
     assert reg.batch_limit(reg.CORP) == 5000 and reg.batch_limit("autopilot") == 500
+
+
+def test_journal_events_name_the_campaigns_serials_and_are_written_once():
+    """The register events of a fleet registered by identifier: added (changed), there already (ok), refused
+    (failed, with its cause); the serial as the campaign knows it although the identifier lost its periods; no new
+    event for a device the journal shows registered with the same identity; none in check mode."""
+    idents = [_corpid.check_device("devices[%d]" % i, "Acme", "M1", serial)[0]
+              for i, serial in enumerate(("SN.001", "SN002", "SN003"))]
+    client = FakeClient(stored=[idents[0].text], refuse=[idents[2].text])
+    results, _existing = _corpid.run(client, idents, "present", check_mode=False)
+    campaign = {"SN.001": {"merge": {"outcome": "changed"}}, "sn002": {"merge": {"outcome": "changed"}}}
+    events = _corpid.events(results, campaign)
+    assert [(e["serial"], e["outcome"], e["status"]) for e in events] == [
+        ("SN.001", "ok", _corpid.CORPID_REGISTERED), ("sn002", "changed", _corpid.CORPID_REGISTERED),
+        ("SN003", "failed", _corpid.CORPID_REFUSED)]
+    assert events[1]["detail"] == {"identity_id": results[1]["id"]} and "status false" in events[2]["detail"]["cause"]
+    # the next run finds the second one there: the journal already says so, nothing new
+    again, _existing = _corpid.run(FakeClient(stored=[i.text for i in idents[:2]]), idents[:2], "present", False)
+    journaled = {"sn002": {"register": dict(events[1], stage="register")}}
+    assert _corpid.events(again[1:], journaled) == []
+    checked, _existing = _corpid.run(FakeClient(), idents[:1], "present", check_mode=True)
+    assert _corpid.events(checked, campaign) == []

@@ -172,3 +172,15 @@ def test_merge_events_name_file_line_and_batch():
          "detail": {"file": "/elsewhere/x.csv", "line": 0, "batch": None}},
     ]
     assert _merge_stage.merge_events([], [campaign + "/upload/registration.csv"], 500, []) == []
+
+
+def test_devices_registered_by_corporate_identifier_are_not_autopilot_devices():
+    """A fleet registered by identifier: the deliver stage leaves those devices alone, and a later hash import
+    (registration method changed to hash or both) still sends them."""
+    from ansible_collections.winfleet.autopilot.plugins.module_utils import _deliver_stage, _journal, _statuses
+
+    events = JOURNAL + [_event("CORP1", "register", "changed", _statuses.CORPID_REGISTERED),
+                        _event("CORP2", "register", "failed", _statuses.CORPID_REFUSED)]
+    plan = plan_.register_resume_plan(events)
+    assert "CORP1" not in plan.skip and "CORP2" not in plan.skip and plan.skip["DONE1"] == plan_.REGISTERED_BEFORE
+    assert _deliver_stage.registered(_journal.summarise(events)) == ["DONE1", "DONE2", "LATER", "pf3x-lower "]
