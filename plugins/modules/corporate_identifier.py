@@ -97,6 +97,14 @@ options:
   run:
     description: Identifier of this run, recorded with every journal event (with O(journal)).
     type: str
+  fail_on_error:
+    description:
+      - Fail the task when the service refused or failed an identifier (the per-device results, and with
+        O(journal) the journal events, are there either way). V(false) suits a campaign, whose failure threshold
+        decides at the end. Devices refused before anything is sent (bad values) and errors of the whole task
+        (sign-in, permission, connection) fail it always.
+    type: bool
+    default: true
 notes:
   - Corporate identifiers exist only in the Graph beta API; O(api_version=v1.0) is refused.
   - The service's answer for each identifier is paired with its device by the identifier itself, never by position.
@@ -237,6 +245,7 @@ def main():
         description=dict(type="str"),
         journal=dict(type="path"),
         run=dict(type="str"),
+        fail_on_error=dict(type="bool", default=True),
     )
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_one_of=[("devices", "path")],
@@ -274,8 +283,10 @@ def main():
                 after = sorted(set(before) - {r["identifier"] for r in results if r["changed"]})
             result["diff"] = {"before": {"identifiers": before}, "after": {"identifiers": after}}
         failure = _corpid.failure_message(results)
-        if failure:
+        if failure and p["fail_on_error"]:
             module.fail_json(msg=failure, **result)
+        if failure:
+            module.warn(failure)
         module.exit_json(**result)
     except WinfleetError as exc:
         exc.fail(module)

@@ -121,23 +121,42 @@ def test_corporate_identifiers_end_to_end(lab, tmp_path):
 def test_a_fleet_registered_by_identifier_journals_each_device(tmp_path):
     """playbooks/refresh.yml with fleet_registration_method=corporate_identifier: each device's register event is
     "Corporate identifier registered" with its identity, the deliver stage leaves the devices alone (they are not
-    Autopilot devices), the report shows the state, and a re-run adds nothing to the journal."""
+    Autopilot devices), the report shows the state; an identifier the service refuses is that device's failure (the
+    threshold decides, the campaign goes on) and is sent again by the next run; a run with nothing new adds nothing
+    to the journal."""
     from winfleet_lab.campaign import Campaign
 
     fleet = {"fleet_registration_method": "corporate_identifier", "fleet_cleanup_enabled": False,
              "fleet_assigned_users": {}, "fleet_poll_interval": 1, "fleet_wait_timeout": 60}
     camp = Campaign(tmp_path, "127.0.65.1", count=3, seed=1665, overrides=fleet).start()
     try:
+        service = camp.labs.graph.service
+        refused = camp.serial("pc0001")
+        accepted = service.identifier_accepted
+        service.identifier_accepted = lambda kind, ident: accepted(kind, ident) and not ident.endswith("," + refused)
+        rc, _data, out, err = camp.run(threshold=50)
+        assert rc == 0, out[-3000:] + err[-2000:]
+        latest = camp.latest()
+        assert latest[refused]["register"]["outcome"] == "failed"
+        assert latest[refused]["register"]["status"] == "Corporate identifier refused"
+        assert "status false" in latest[refused]["register"]["detail"]["cause"]
+        report = json.loads((camp.dir / "report" / "report.json").read_text())
+        assert report["summary"]["by_status"] == {"Corporate identifier registered": 2,
+                                                  "Corporate identifier refused": 1}
+        assert report["summary"]["failed"] == 1
+
+        service.identifier_accepted = accepted
         rc, _data, out, err = camp.run(threshold=0)
         assert rc == 0, out[-3000:] + err[-2000:]
         latest = camp.latest()
-        identities = {i["importedDeviceIdentifier"].rsplit(",", 1)[1]: i for i in camp.labs.graph.service.identities()}
+        identities = {i["importedDeviceIdentifier"].rsplit(",", 1)[1]: i for i in service.identities()}
         assert len(latest) == 3 and len(identities) == 3
         for serial, stages in latest.items():
             reg = stages["register"]
-            assert (reg["outcome"], reg["status"]) == ("changed", "Corporate identifier registered"), reg
+            assert reg["status"] == "Corporate identifier registered", reg
             assert reg["detail"]["identity_id"] == identities[serial]["id"]
             assert "deliver" not in stages  # not an Autopilot device: nothing to deliver, nothing "not found"
+        assert latest[refused]["register"]["outcome"] == "changed"  # added by this run
         assert camp.labs.graph_stats()["created_by_serial"] == {}  # no hash import
         report = json.loads((camp.dir / "report" / "report.json").read_text())
         assert report["summary"]["by_status"] == {"Corporate identifier registered": 3}
