@@ -78,18 +78,11 @@ _EDM_LITERAL = re.compile(r"Cannot convert the literal '(.*)' to the expected ty
 _TOKEN = re.compile(r"[^\s\-]+")
 
 
-def read_registration_csv(path):
-    """Rows of one registration CSV as device dicts (see ``_register_plan.read_upload_files``)."""
-    # Imported here, like the hash decoder in prepare(): the look-up and deliver modules use this file without them,
-    # and each module process compiles what it imports from the AnsiballZ zip.
-    from ansible_collections.winfleet.autopilot.plugins.module_utils._register_plan import read_upload_files
-
-    return read_upload_files([path])[0]
-
-
 def prepare(devices, group_tag=None, assigned_user=None):
     """Validate and de-duplicate input. Returns (entries, warnings). Hashes are checked locally for a
     warning only: the service's verdict is what counts."""
+    # Imported here: the look-up and deliver modules use this file without the decoder, and each module process
+    # compiles what it imports from the AnsiballZ zip.
     from ansible_collections.winfleet.autopilot.plugins.module_utils._hwhash import decode
 
     entries = []

@@ -27,6 +27,7 @@ from __future__ import annotations
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsource as src
 from ansible_collections.winfleet.autopilot.plugins.module_utils import _echo, _hwhash
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError
+from ansible_collections.winfleet.autopilot.plugins.module_utils._journal import DONE_OUTCOMES
 from ansible_collections.winfleet.autopilot.plugins.module_utils._statuses import (
     CORPID_REFUSED,
     CORPID_REGISTERED,
@@ -416,7 +417,7 @@ def events(results, devices=None):
         if res["status"] in ("Registered", "Already registered"):
             current = ((devices or {}).get(serial) or {}).get("register") or {}
             if (res["status"] == "Already registered" and current.get("status") == CORPID_REGISTERED
-                    and current.get("outcome") in ("ok", "changed")
+                    and current.get("outcome") in DONE_OUTCOMES
                     and (current.get("detail") or {}).get("identity_id") == res["id"]):
                 continue
             out.append({"serial": serial, "outcome": "changed" if res["status"] == "Registered" else "ok",

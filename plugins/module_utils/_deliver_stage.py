@@ -53,9 +53,8 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils._autopilot_devi
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._graph import GraphError, GraphPermissionError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._licence import check_users
-from ansible_collections.winfleet.autopilot.plugins.module_utils._statuses import CORPID_STATUSES
+from ansible_collections.winfleet.autopilot.plugins.module_utils._statuses import NOT_FOUND, by_identifier
 
-NOT_FOUND = "Device not found"
 UPDATE_FAILED = "Update failed"
 LICENCE_MISSING = "Licence missing"
 FAILED_STATUSES = (NOT_FOUND, UPDATE_FAILED, LICENCE_MISSING, NO_PROFILE, PROFILE_FAILED)
@@ -80,7 +79,7 @@ def registered(summary):
     (``_journal.summarise``). Devices registered by corporate identifier are not Autopilot devices: left alone."""
     devices = summary.get("devices") or {}
     return [s for s in (summary.get("done") or {}).get("register") or []
-            if (((devices.get(s) or {}).get("register") or {}).get("status")) not in CORPID_STATUSES]
+            if not by_identifier((devices.get(s) or {}).get("register"))]
 
 
 def wanted(journal=None, serials=None, assigned_users=None, group_tags=None):

@@ -16,9 +16,9 @@ from ansible_collections.winfleet.autopilot.plugins.module_utils import _csvsour
 from ansible_collections.winfleet.autopilot.plugins.module_utils._errors import InputError, WinfleetError
 from ansible_collections.winfleet.autopilot.plugins.module_utils._journal import DONE_OUTCOMES, latest
 from ansible_collections.winfleet.autopilot.plugins.module_utils._statuses import (
-    CORPID_STATUSES,
     FINAL_REFUSALS,
     PENDING,
+    by_identifier,
     serial_key,
 )
 
@@ -108,7 +108,7 @@ def resume_plan(devices, retry_failed=False, exclude_serials=()):
     before = set()
     for serial, stages in (devices or {}).items():
         event = stages.get("register")
-        if event is None or event.get("status") in CORPID_STATUSES:  # registered by identifier: no hash import yet
+        if event is None or by_identifier(event):  # registered by identifier: no hash import yet
             continue
         key = serial_key(serial)
         if event.get("outcome") in DONE_OUTCOMES:

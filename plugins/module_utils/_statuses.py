@@ -40,6 +40,11 @@ CORPID_REFUSED = "Corporate identifier refused"
 CORPID_STATUSES = (CORPID_REGISTERED, CORPID_REFUSED)
 
 
+def by_identifier(event):
+    """Whether a register-stage journal event is a corporate identifier's, not a Windows Autopilot registration."""
+    return (event or {}).get("status") in CORPID_STATUSES
+
+
 def serial_key(serial):
     """How two serial numbers are compared: trimmed, case-insensitive. Import records are matched to devices by this
     key, never by their position in an answer (Microsoft does not promise the order of the records /import returns)."""

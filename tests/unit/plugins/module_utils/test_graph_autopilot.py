@@ -19,7 +19,7 @@ def test_reads_the_merge_modules_csv(tmp_path):
     rows = devices(1, 2)
     rows[0]["group_tag"] = "Order-7"
     rows[1]["assigned_user"] = "alice@contoso.com"
-    out = ap.read_registration_csv(write_csv(tmp_path / "r.csv", rows, group_tag=True, user=True))
+    out, _sources = read_upload_files([write_csv(tmp_path / "r.csv", rows, group_tag=True, user=True)])
     assert [d["serial_number"] for d in out] == [r["serial_number"] for r in rows]
     assert out[0]["group_tag"] == "Order-7" and out[0]["assigned_user"] is None
     assert out[1]["assigned_user"] == "alice@contoso.com" and out[1]["line"] == 3
@@ -31,7 +31,7 @@ def test_a_file_in_another_format_is_refused_by_name(tmp_path, header):
     p = tmp_path / "bad.csv"
     p.write_bytes((header + "\r\nA,,B\r\n").encode())
     with pytest.raises(InputError, match=r"Upload file .*bad\.csv is not in the Autopilot registration format"):
-        ap.read_registration_csv(str(p))
+        read_upload_files([str(p)])
 
 
 def test_upload_files_from_folders_and_globs_in_any_encoding(tmp_path):
