@@ -84,7 +84,7 @@ def test_pending_is_what_the_stage_would_send(tmp_path):
     left, problem = plan_.pending(folder, [folder + "/upload"])
     assert problem is None and sorted(left) == sorted([serials[2], serials[3]])
     assert sorted(plan_.pending(folder, [folder + "/upload"], retry_failed=True,
-                                         exclude_serials=[serials[3]])[0]) == sorted([serials[1], serials[2]])
+                                exclude_serials=[serials[3]])[0]) == sorted([serials[1], serials[2]])
     _journal.append(folder, "register", [{"serial": s, "outcome": "ok", "status": ALREADY} for s in serials[2:]])
     assert plan_.pending(folder, [folder + "/upload"]) == ([], None)
     # an unreadable upload file is a problem for the module to report (the role then runs it), never an error here
